@@ -1,0 +1,87 @@
+"""Shared fixtures: a fresh database on SQLite and on MariaDB/MySQL for each test that asks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.migrate import upgrade
+from db.seed import seed
+from db.session import create_engine, session_factory
+
+MYSQL_URL = os.environ.get("DUMPIN_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _mysql_admin_url() -> URL:
+    return make_url(MYSQL_URL).set(drivername="mysql+pymysql", database=None)
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> URL:
+    """The MariaDB/MySQL server for tests: a failure in CI, a skip elsewhere when down."""
+    engine = create_sync_engine(_mysql_admin_url())
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"MariaDB/MySQL is required in CI and is not reachable: {exc.orig}")
+        pytest.skip("MariaDB/MySQL not reachable (set DUMPIN_TEST_MYSQL_URL)")
+    finally:
+        engine.dispose()
+    return make_url(MYSQL_URL)
+
+
+def _mysql_database(server: URL) -> Iterator[URL]:
+    name = f"dumpin_test_{uuid.uuid4().hex[:12]}"
+    admin = create_sync_engine(_mysql_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+    try:
+        yield server.set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
+    """An empty database on each engine; the MySQL one is created and dropped by the test."""
+    if request.param == "sqlite":
+        yield make_url(f"sqlite+aiosqlite:///{tmp_path / 'dumpin.db'}")
+    else:
+        yield from _mysql_database(request.getfixturevalue("mysql_server"))
+
+
+@pytest.fixture
+async def migrated_url(db_url: URL) -> URL:
+    """``db_url`` with the schema at head."""
+    await asyncio.to_thread(upgrade, db_url)
+    return db_url
+
+
+@pytest.fixture
+async def sessions(migrated_url: URL) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on a migrated and seeded database."""
+    engine = create_engine(migrated_url)
+    factory = session_factory(engine)
+    async with factory() as session:
+        await seed(session)
+        await session.commit()
+    yield factory
+    await engine.dispose()

@@ -1,0 +1,42 @@
+"""Container lookup: the département's own rule when it has one, else the national default."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.disposal import disposal_for
+from db.models import CLASSES
+
+
+async def test_national_default(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        rule = await disposal_for(session, "verre", None, "fr")
+        assert rule is not None and not rule.local
+        assert "verre" in rule.container.lower()
+        for category in CLASSES:
+            for language in ("fr", "en"):
+                found = await disposal_for(session, category, "01", language)
+                assert found is not None and found.container and found.instruction
+
+
+async def test_override_wins(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        paris = await disposal_for(session, "autre", "75", "fr")
+        national = await disposal_for(session, "autre", None, "fr")
+        assert paris is not None and national is not None
+        assert paris.local and not national.local
+        assert "vert" in paris.container.lower()
+        assert paris.container != national.container
+
+
+async def test_languages_differ(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        fr = await disposal_for(session, "plastique", "33", "fr")
+        en = await disposal_for(session, "plastique", "33", "en")
+        assert fr is not None and en is not None
+        assert fr.instruction != en.instruction
+
+
+async def test_unknown_category(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        assert await disposal_for(session, "licorne", "33", "fr") is None
