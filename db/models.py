@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -57,6 +58,11 @@ class Base(DeclarativeBase):
     """Declarative base with stable constraint names for migrations."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table(model: type[Base]) -> Table:
+    """The ``Table`` of a mapped class (typed, unlike ``__table__``)."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 class Region(Base):
@@ -145,6 +151,7 @@ class UserPrediction(Base):
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
     model_version: Mapped[str] = mapped_column(String(64))
     department_code: Mapped[str | None] = mapped_column(String(3))
+    media_group: Mapped[str | None] = mapped_column(String(64), index=True)
     corrected_class: Mapped[str | None] = mapped_column(String(20))
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     harvested_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -10,7 +10,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reference
-from db.models import Department, Nomenclature, Region
+from db.models import Department, Nomenclature, Region, table
 from db.upsert import upsert
 
 
@@ -41,11 +41,11 @@ async def _sync(
 async def seed(session: AsyncSession) -> list[SeedReport]:
     """Load régions, départements and nomenclatures (the caller commits)."""
     return [
-        await _sync(session, Region.__table__, reference.regions(), ["code"]),
-        await _sync(session, Department.__table__, reference.departments(), ["code"]),
+        await _sync(session, table(Region), reference.regions(), ["code"]),
+        await _sync(session, table(Department), reference.departments(), ["code"]),
         await _sync(
             session,
-            Nomenclature.__table__,
+            table(Nomenclature),
             reference.nomenclatures(),
             ["department_code", "waste_category"],
         ),

@@ -19,6 +19,11 @@ LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 
 
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for deferred strings
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
 def catalogue_path(language: str) -> Path:
     """The ``.po`` file of ``language``."""
     return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -43,4 +48,3 @@ def pick_language(saved: str | None, telegram: str | None, default: str = DEFAUL
         if candidate in LANGUAGES:
             return candidate
     return default
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -91,7 +92,6 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000, min_side: int = 224)
     return _to_rgb(image)
 
 
-def decode_path(path: str | bytes | object) -> Image.Image:
+def decode_path(path: Path) -> Image.Image:
     """Read a file and decode it with :func:`decode_image`."""
-    with open(str(path), "rb") as fh:
-        return decode_image(fh.read())
+    return decode_image(Path(path).read_bytes())

@@ -6,11 +6,12 @@ Create Date: 2026-11-25 06:12:51.902461
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 
 
 revision: str = "0001"
@@ -137,6 +138,7 @@ def upgrade() -> None:
         sa.Column("model_id", sa.Integer(), nullable=True),
         sa.Column("model_version", sa.String(length=64), nullable=False),
         sa.Column("department_code", sa.String(length=3), nullable=True),
+        sa.Column("media_group", sa.String(length=64), nullable=True),
         sa.Column("corrected_class", sa.String(length=20), nullable=True),
         sa.Column("confirmed_at", sa.DateTime(), nullable=True),
         sa.Column("harvested_at", sa.DateTime(), nullable=True),
@@ -162,6 +164,9 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_users_predictions_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_users_predictions_media_group"), ["media_group"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_users_predictions_image_sha256"), ["image_sha256"], unique=False

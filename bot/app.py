@@ -1,0 +1,78 @@
+"""The app factory: builds the ``Application`` from settings and registers every handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.ext import AIORateLimiter, Application
+
+from bot.request import RetryingRequest
+from bot.services import Services
+from bot.settings import Settings
+from handlers import (
+    department,
+    errors,
+    feedback,
+    forget,
+    guide,
+    history,
+    language,
+    photo,
+    start,
+    stats,
+)
+from locales import N_, translations
+
+log = logging.getLogger(__name__)
+
+FEATURES = (start, department, language, photo, feedback, history, forget, stats, guide)
+
+COMMANDS = (
+    ("departement", N_("Set your département")),
+    ("langue", N_("Français / English")),
+    ("historique", N_("Your photos so far")),
+    ("oublier", N_("Delete your data")),
+    ("aide", N_("Help")),
+)
+
+
+def build_application(settings: Settings, services: Services | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot, ready for ``run_polling`` or a webhook server."""
+    api = settings.telegram_api_url
+    app = (
+        Application.builder()
+        .token(settings.token())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .request(RetryingRequest(connection_pool_size=64, read_timeout=30, write_timeout=30))
+        .get_updates_request(RetryingRequest(read_timeout=40))
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .concurrent_updates(32)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data["services"] = services or Services.open(settings)
+    for feature in FEATURES:
+        app.add_handlers(feature.HANDLERS)
+    app.add_handlers(guide.FALLBACKS)
+    app.add_error_handler(errors.on_error)
+    return app
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    for lang in ("fr", "en"):
+        _ = translations(lang).gettext
+        commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
+        await app.bot.set_my_commands(
+            commands,
+            scope=BotCommandScopeDefault(),
+            language_code=None if lang == "fr" else lang,
+        )
+    log.info("bot @%s ready", app.bot.username)
+
+
+async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    services: Services = app.bot_data["services"]
+    await services.close()

@@ -1,0 +1,105 @@
+"""Users: consent, language, département history, and forgetting everything about one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import User, UserDepartment, UserPrediction, table, utcnow
+from db.upsert import upsert
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the bot knows of a consenting user."""
+
+    user_id: int
+    language: str | None
+    department_code: str | None
+
+
+async def get_profile(session: AsyncSession, user_id: int) -> Profile | None:
+    """The stored profile of a consenting user, or None (no consent, nothing stored)."""
+    user = await session.get(User, user_id)
+    if user is None or user.consent_at is None:
+        return None
+    return Profile(user_id, user.language, await current_department(session, user_id))
+
+
+async def give_consent(
+    session: AsyncSession, user_id: int, language: str | None, department_code: str | None
+) -> None:
+    """Create or refresh the user with a consent timestamp, keeping choices made before."""
+    now = utcnow()
+    user = await session.get(User, user_id)
+    if user is None:
+        session.add(User(id=user_id, language=language, consent_at=now, last_seen_at=now))
+        await session.flush()
+    else:
+        user.consent_at = now
+        user.language = user.language or language
+    if department_code and await current_department(session, user_id) is None:
+        await choose_department(session, user_id, department_code)
+
+
+async def touch(session: AsyncSession, user_id: int) -> None:
+    """Record that a consenting user was active now."""
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.last_seen_at = utcnow()
+
+
+async def set_language(session: AsyncSession, user_id: int, language: str) -> None:
+    """Save the user's language choice."""
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.language = language
+
+
+async def choose_department(session: AsyncSession, user_id: int, department_code: str) -> None:
+    """Make ``department_code`` the user's current département (history kept)."""
+    await upsert(
+        session,
+        table(UserDepartment),
+        [{"user_id": user_id, "department_code": department_code, "chosen_at": utcnow()}],
+        ["user_id", "department_code"],
+    )
+
+
+async def current_department(session: AsyncSession, user_id: int) -> str | None:
+    """The département the user chose last."""
+    return await session.scalar(
+        select(UserDepartment.department_code)
+        .where(UserDepartment.user_id == user_id)
+        .order_by(UserDepartment.chosen_at.desc())
+        .limit(1)
+    )
+
+
+async def forget(session: AsyncSession, user_id: int) -> list[str]:
+    """Delete the user and their rows; return the stored image paths no one else references."""
+    paths = set(
+        await session.scalars(
+            select(UserPrediction.image_path).where(
+                UserPrediction.user_id == user_id, UserPrediction.image_path.is_not(None)
+            )
+        )
+    )
+    await session.execute(delete(UserPrediction).where(UserPrediction.user_id == user_id))
+    await session.execute(delete(UserDepartment).where(UserDepartment.user_id == user_id))
+    await session.execute(delete(User).where(User.id == user_id))
+    still_used = set(
+        await session.scalars(
+            select(UserPrediction.image_path).where(UserPrediction.image_path.in_(paths))
+        )
+    )
+    return sorted(str(p) for p in paths - still_used)
+
+
+async def withdraw_consent(session: AsyncSession, user_id: int) -> None:
+    """Stop storing new data about the user (what exists stays until they use /oublier)."""
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.consent_at = None

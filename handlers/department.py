@@ -1,0 +1,106 @@
+"""``/departement``: save the user's département from a code, a name or a postal code."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from db import geo, users
+from handlers.common import Context, Who, memory, services, who
+
+MAX_CHOICES = 8
+"""Buttons offered when a commune name exists in several départements."""
+
+
+async def ask_department(message: Message, profile: Who, context: Context) -> None:
+    """Ask for the département and take the next text message as the answer."""
+    memory(context)["awaiting_department"] = True
+    await message.reply_text(
+        profile._(
+            "📍 Which département do you live in? Send its number, its name, "
+            "your postal code or your commune (for example 33, Gironde or 33000)."
+        )
+    )
+
+
+def _buttons(departments: list[geo.Department]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(f"{d.name} ({d.code})", callback_data=f"dep:{d.code}")]
+            for d in departments
+        ]
+    )
+
+
+async def save_department(context: Context, profile: Who, code: str) -> str:
+    """Save the choice (database or memory) and return the confirmation text."""
+    department = geo.department(code)
+    assert department is not None
+    if profile.consented:
+        async with services(context).sessions() as session:
+            await users.choose_department(session, profile.user_id, code)
+            await session.commit()
+    else:
+        memory(context)["department"] = code
+    return profile._("✅ Département saved: %(name)s (%(code)s). Send me a photo!") % {
+        "name": department.name,
+        "code": department.code,
+    }
+
+
+async def resolve_and_answer(message: Message, context: Context, profile: Who, text: str) -> None:
+    """Resolve ``text`` and save it, or offer the possible départements as buttons."""
+    found = geo.resolve_department(text)
+    if len(found) == 1:
+        memory(context).pop("awaiting_department", None)
+        await message.reply_text(await save_department(context, profile, found[0].code))
+    elif found:
+        await message.reply_text(
+            profile._("Several départements match. Which one?"),
+            reply_markup=_buttons(found[:MAX_CHOICES]),
+        )
+    else:
+        close = geo.suggest_departments(text)
+        hint = profile._("I don't know this département.")
+        if close:
+            await message.reply_text(
+                hint + " " + profile._("Did you mean one of these?"), reply_markup=_buttons(close)
+            )
+        else:
+            await message.reply_text(
+                hint + " " + profile._("Try its number (33) or a postal code (33000).")
+            )
+
+
+async def on_department(update: Update, context: Context) -> None:
+    """``/departement [text]``."""
+    message = cast(Message, update.effective_message)
+    profile = await who(update, context)
+    text = " ".join(context.args or [])
+    if not text:
+        await ask_department(message, profile, context)
+        return
+    await resolve_and_answer(message, context, profile, text)
+
+
+async def on_choice(update: Update, context: Context) -> None:
+    """A département button was pressed."""
+    query = cast(CallbackQuery, update.callback_query)
+    profile = await who(update, context)
+    code = (query.data or "").removeprefix("dep:")
+    if geo.department(code) is None:
+        await query.answer(profile._("This button has expired."), show_alert=True)
+        return
+    await query.answer()
+    memory(context).pop("awaiting_department", None)
+    text = await save_department(context, profile, code)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text)
+
+
+HANDLERS: list[BaseHandler[Update, Context, None]] = [
+    CommandHandler(["departement", "department"], on_department),
+    CallbackQueryHandler(on_choice, pattern=r"^dep:"),
+]

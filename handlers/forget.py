@@ -1,0 +1,58 @@
+"""``/oublier``: after confirmation, delete everything stored about the user."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from db import users
+from handlers.answers import forget_memory
+from handlers.common import Context, services, who
+
+
+async def on_forget(update: Update, context: Context) -> None:
+    """Ask for confirmation."""
+    profile = await who(update, context)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(profile._("🗑 Delete everything"), callback_data="forget:yes"),
+                InlineKeyboardButton(profile._("Cancel"), callback_data="forget:no"),
+            ]
+        ]
+    )
+    await cast(Message, update.effective_message).reply_text(
+        profile._(
+            "This deletes your profile, your département, your photos and their labels. "
+            "Photos already added to the anonymised training set stay there. Continue?"
+        ),
+        reply_markup=keyboard,
+    )
+
+
+async def on_confirm(update: Update, context: Context) -> None:
+    """Delete rows and stored photos, or cancel."""
+    query = cast(CallbackQuery, update.callback_query)
+    profile = await who(update, context)
+    await query.answer()
+    if query.data != "forget:yes":
+        text = profile._("Nothing was deleted.")
+    else:
+        svc = services(context)
+        async with svc.sessions() as session:
+            paths = await users.forget(session, profile.user_id)
+            await session.commit()
+        await asyncio.to_thread(lambda: [svc.media.delete(path) for path in paths])
+        forget_memory(context)
+        text = profile._("🗑 Done: I have deleted everything I knew about you.")
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text)
+
+
+HANDLERS: list[BaseHandler[Update, Context, None]] = [
+    CommandHandler(["oublier", "forget"], on_forget),
+    CallbackQueryHandler(on_confirm, pattern=r"^forget:(yes|no)$"),
+]

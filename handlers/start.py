@@ -1,0 +1,85 @@
+"""``/start``: welcome, privacy notice with consent buttons, then the département."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from db import users
+from handlers.common import Context, Who, memory, services, who
+from handlers.department import ask_department
+
+
+def privacy_text(profile: Who) -> str:
+    """Welcome and the one-screen privacy notice."""
+    _ = profile._
+    return "\n\n".join(
+        [
+            _(
+                "👋 Hello! I am Dumpin. Send me a photo of something you want to throw away "
+                "and I will tell you what it is made of and which bin it goes in, "
+                "in your own département."
+            ),
+            _(
+                "🔒 <b>Privacy</b>\nIf you agree, I store your Telegram id, your language, "
+                "your département, and your photos with their labels: to answer you, and to "
+                "improve the recognition model. Photos you confirm or correct may join the "
+                "training set anonymously (without any link to you); they stay there even "
+                "after /oublier, which deletes everything else about you at any time."
+            ),
+            _("If you decline, I still answer your photos but I store nothing about you."),
+        ]
+    )
+
+
+async def on_start(update: Update, context: Context) -> None:
+    """Send the welcome and privacy notice with the consent buttons."""
+    profile = await who(update, context)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(profile._("✅ I agree"), callback_data="consent:yes"),
+                InlineKeyboardButton(profile._("No thanks"), callback_data="consent:no"),
+            ]
+        ]
+    )
+    await cast(Message, update.effective_message).reply_html(
+        privacy_text(profile), reply_markup=keyboard
+    )
+
+
+async def on_consent(update: Update, context: Context) -> None:
+    """Record the answer to the privacy notice, then ask for the département if needed."""
+    query = cast(CallbackQuery, update.callback_query)
+    profile = await who(update, context)
+    agreed = query.data == "consent:yes"
+    svc = services(context)
+    mem = memory(context)
+    async with svc.sessions() as session:
+        if agreed:
+            await users.give_consent(
+                session, profile.user_id, mem.get("language"), profile.department_code
+            )
+        else:
+            await users.withdraw_consent(session, profile.user_id)
+        await session.commit()
+    await query.answer()
+    text = (
+        profile._("✅ Thank you! You can delete your data at any time with /oublier.")
+        if agreed
+        else profile._("👍 Understood: I will store nothing about you.")
+    )
+    message = query.message
+    if isinstance(message, Message):
+        await message.edit_text(text)
+        profile = await who(update, context)
+        if profile.department_code is None:
+            await ask_department(message, profile, context)
+
+
+HANDLERS: list[BaseHandler[Update, Context, None]] = [
+    CommandHandler("start", on_start),
+    CallbackQueryHandler(on_consent, pattern=r"^consent:(yes|no)$"),
+]

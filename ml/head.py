@@ -1,0 +1,99 @@
+"""Numpy softmax-regression head over backbone embeddings (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Head:
+    """Linear head: ``logits = ((x - mean) / scale) @ W + b``; masked classes get -inf."""
+
+    W: np.ndarray  # [D, C] float32
+    b: np.ndarray  # [C] float32
+    mean: np.ndarray  # [D] float32
+    scale: np.ndarray  # [D] float32
+    trained: np.ndarray  # [C] bool, False = class never predicted
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Raw logits [N, C] (untrained classes set to -inf)."""
+        z = ((np.asarray(X, np.float32) - self.mean) / self.scale) @ self.W + self.b
+        return np.where(self.trained, z, -np.inf).astype(np.float32)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, C]; untrained classes have probability 0."""
+        return softmax(self.logits(X))
+
+    def save(self, path: Path) -> None:
+        """Write ``head.npz``."""
+        np.savez(path, W=self.W, b=self.b, mean=self.mean, scale=self.scale, trained=self.trained)
+
+    @classmethod
+    def load(cls, path: Path) -> Head:
+        """Read a ``head.npz`` written by :meth:`save`."""
+        with np.load(path) as z:
+            return cls(W=z["W"].astype(np.float32), b=z["b"].astype(np.float32),
+                       mean=z["mean"].astype(np.float32), scale=z["scale"].astype(np.float32),
+                       trained=z["trained"].astype(bool))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax that tolerates -inf entries."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def balanced_class_weight(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """``n / (k * count_c)`` for present classes, 0 for absent ones."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(num_classes)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return w
+
+
+def train_head(X: np.ndarray, y: np.ndarray, class_weight: np.ndarray,
+               trained: np.ndarray | None = None, l2: float = 3e-3,
+               label_smoothing: float = 0.05, iters: int = 600, lr: float = 0.05) -> Head:
+    """Fit a class-weighted, L2-regularised softmax regression with full-batch Adam.
+
+    ``X`` [N, D] embeddings, ``y`` [N] int labels, ``class_weight`` [C]; samples of
+    classes with ``trained[c] == False`` are ignored. Deterministic (zero init).
+    """
+    num_classes = len(class_weight)
+    trained = np.ones(num_classes, bool) if trained is None else np.asarray(trained, bool)
+    keep = trained[y]
+    X, y = np.asarray(X, np.float32)[keep], np.asarray(y)[keep]
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0) + 1e-3
+    Xs = (X - mean) / scale
+    n, d = Xs.shape
+    target = np.full((n, num_classes), label_smoothing / trained.sum(), np.float32)
+    target[:, ~trained] = 0.0
+    target[np.arange(n), y] += 1.0 - label_smoothing
+    sw = (class_weight[y] / class_weight[y].sum()).astype(np.float32)[:, None]
+    mask = np.where(trained, 0.0, -np.inf).astype(np.float32)
+    params = [np.zeros((d, num_classes), np.float32), np.zeros(num_classes, np.float32)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    b1, b2 = 0.9, 0.999
+    for t in range(1, iters + 1):
+        W, b = params
+        g = (softmax(Xs @ W + b + mask) - target) * sw
+        grads = [Xs.T @ g + l2 * W, g.sum(axis=0)]
+        step = lr * 0.5 * (1 + np.cos(np.pi * (t - 1) / iters))
+        for p, gr, mi, vi in zip(params, grads, m, v, strict=True):
+            mi *= b1
+            mi += (1 - b1) * gr
+            vi *= b2
+            vi += (1 - b2) * gr * gr
+            p -= step * (mi / (1 - b1**t)) / (np.sqrt(vi / (1 - b2**t)) + 1e-8)
+    W, b = params
+    W[:, ~trained] = 0.0
+    b[~trained] = 0.0
+    return Head(W=W, b=b, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
+                trained=trained.copy())
