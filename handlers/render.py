@@ -11,7 +11,7 @@ from db import geo
 from db.disposal import Disposal
 from db.models import CLASSES
 from handlers.common import Who
-from handlers.labels import LABELS
+from locales.labels import LABELS
 
 SURE = 0.85
 

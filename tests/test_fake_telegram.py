@@ -39,7 +39,10 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 
 def build_app(
-    tg: FakeTelegram, *, token: str = DEFAULT_TOKEN, rate_limiter: BaseRateLimiter[Any] | None = None
+    tg: FakeTelegram,
+    *,
+    token: str = DEFAULT_TOKEN,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     builder = (
         Application.builder()
@@ -116,7 +119,7 @@ async def test_echo_text(tg: FakeTelegram) -> None:
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     alice = tg.user(1001, "Alice")
     async with running(app):
-        sent = await tg.send_text(alice, "bonjour")
+        await tg.send_text(alice, "bonjour")
         [reply] = await tg.wait_for("sendMessage")
         sent2 = await tg.send_text(alice, "encore")
         [reply2] = await tg.wait_for("sendMessage")
@@ -191,11 +194,13 @@ async def test_callback_query_answer_and_edit(tg: FakeTelegram) -> None:
         pressed = await tg.press_button(dan, sent.result, "bin:paper")
         [answer] = await tg.wait_for("answerCallbackQuery")
         await tg.wait_for("editMessageText")
-        with pytest.raises(BadRequest, match="(?i)not modified"):
-            await app.bot.edit_message_text("You chose bin:paper", dan.id, sent.result["message_id"])
-        with pytest.raises(BadRequest, match="(?i)to edit not found"):
+        with pytest.raises(BadRequest, match=r"(?i)not modified"):
+            await app.bot.edit_message_text(
+                "You chose bin:paper", dan.id, sent.result["message_id"]
+            )
+        with pytest.raises(BadRequest, match=r"(?i)to edit not found"):
             await app.bot.edit_message_text("x", dan.id, 999)
-        with pytest.raises(BadRequest, match="(?i)query is too old"):
+        with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await app.bot.answer_callback_query(pressed.callback_query["id"])  # type: ignore[index]
         with pytest.raises(AssertionError, match="not among"):
             await tg.press_button(dan, sent.result, "bin:glass")
@@ -250,13 +255,13 @@ async def test_server_errors_and_unknown_method(tg: FakeTelegram) -> None:
         assert message.text == "hi" and message.from_user is not None and message.from_user.is_bot
         with pytest.raises(EndPointNotFound):
             await bot.do_api_request("doesNotExist")
-        with pytest.raises(BadRequest, match="(?i)chat not found"):
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(42, "nobody")
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(frank.id, "<b>unclosed", parse_mode="HTML")
-        with pytest.raises(BadRequest, match="(?i)invalid file_id"):
+        with pytest.raises(BadRequest, match=r"(?i)invalid file_id"):
             await bot.get_file("nope")
-        with pytest.raises(BadRequest, match="(?i)to delete not found"):
+        with pytest.raises(BadRequest, match=r"(?i)to delete not found"):
             await bot.delete_message(frank.id, 12345)
         assert await bot.delete_message(frank.id, message.message_id)
     assert tg.messages(frank) == []
@@ -348,7 +353,7 @@ async def test_stop_does_not_wait_for_long_poll(tg: FakeTelegram) -> None:
     app = build_app(tg)
     started = time.monotonic()
     async with running(app):
-        while not tg.requests("getUpdates"):  # a 5 s long poll is now in flight
+        while not tg.requests("getUpdates"):  # noqa: ASYNC110 (wait for the 5 s long poll)
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         assert not tg.requests("getUpdates")[-1].done

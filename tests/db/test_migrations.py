@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL
 
@@ -60,3 +62,13 @@ async def test_mysql_tables_are_utf8mb4(migrated_url: URL) -> None:
         ).scalars()
         assert set(collations) == {"utf8mb4_unicode_ci"}
     await engine.dispose()
+
+
+async def test_migrations_match_the_models(migrated_url: URL) -> None:
+    engine = create_engine(migrated_url)
+    async with engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    await engine.dispose()
+    assert diff == []

@@ -7,6 +7,7 @@ the ``result`` value or raising :class:`ApiError` with Telegram's status and des
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import io
 import json
@@ -76,9 +77,7 @@ ACCEPTED_METHODS = frozenset(
 class ApiError(Exception):
     """A Telegram error response (``ok: false``)."""
 
-    def __init__(
-        self, status: int, description: str, parameters: JSONDict | None = None
-    ) -> None:
+    def __init__(self, status: int, description: str, parameters: JSONDict | None = None) -> None:
         super().__init__(f"{status} {description}")
         self.status = status
         self.description = description
@@ -152,10 +151,10 @@ class BotApi:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _wait_until(self, check: Callable[[], T | None], timeout: float) -> T | None:
-        """Re-evaluate ``check`` on every state change until truthy or ``timeout`` elapses."""
+    async def _wait_until(self, check: Callable[[], T | None], seconds: float) -> T | None:
+        """Re-evaluate ``check`` on every state change until truthy or ``seconds`` elapse."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + seconds
         while True:
             event = self._changed
             result = check()
@@ -164,10 +163,8 @@ class BotApi:
             remaining = deadline - loop.time()
             if remaining <= 0 or self._closing:
                 return None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                pass
 
     # -- storage helpers -------------------------------------------------------------------
 
@@ -286,7 +283,7 @@ class BotApi:
         if keyboard is None:
             return None  # reply keyboards are not echoed in the Message
         if not isinstance(keyboard, list) or not all(isinstance(row, list) for row in keyboard):
-            raise bad_request("field \"inline_keyboard\" must be an Array of Arrays")
+            raise bad_request('field "inline_keyboard" must be an Array of Arrays')
         for row in keyboard:
             for button in row:
                 if not isinstance(button, dict) or not button.get("text"):
@@ -315,7 +312,8 @@ class BotApi:
         if required and not text.strip():
             raise bad_request("message text is empty")
         if utf16_len(text) > limit:
-            raise bad_request("message is too long" if name == "text" else "message caption is too long")
+            what = "message" if name == "text" else "message caption"
+            raise bad_request(f"{what} is too long")
         return text
 
     def _input_file(
@@ -559,9 +557,7 @@ class BotApi:
         changes = {"text": text, "entities": params.get("entities"), "reply_markup": markup}
         return self._apply_edit(msg, changes)
 
-    async def api_editmessagecaption(
-        self, params: JSONDict, files: dict[str, UploadedFile]
-    ) -> Any:
+    async def api_editmessagecaption(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         msg = self._editable(params)
         caption = self._text(params, "caption", MAX_CAPTION, required=False)
         markup = self._inline_markup(params)

@@ -70,7 +70,7 @@ class UploadedFile:
     data: bytes
 
 
-def coerce(name: str, value: Any) -> Any:
+def coerce(name: str, value: Any) -> Any:  # noqa: PLR0911
     """Turn a form/query string into the JSON type the Bot API expects for ``name``."""
     if not isinstance(value, str):
         return value
@@ -180,5 +180,6 @@ def render(text: str, parse_mode: str | None) -> str:
     parser.feed(text)
     parser.close()
     if parser.stack:
-        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"')
+        tag = parser.stack[-1]
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{tag}"')
     return "".join(parser.parts)

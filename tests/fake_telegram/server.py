@@ -106,9 +106,7 @@ class FakeTelegram(BotApi):
         strict_chats: bool = True,
         host: str = "127.0.0.1",
     ) -> None:
-        super().__init__(
-            token, username=username, first_name=first_name, strict_chats=strict_chats
-        )
+        super().__init__(token, username=username, first_name=first_name, strict_chats=strict_chats)
         self.host = host
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -178,7 +176,7 @@ class FakeTelegram(BotApi):
             {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
         )
 
-    async def _handle(
+    async def _handle(  # noqa: PLR0912
         self, request: web.Request, token: str, method: str, *, file_path: str = ""
     ) -> web.StreamResponse:
         try:
@@ -263,9 +261,7 @@ class FakeTelegram(BotApi):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     faults.popleft()
-                description = fault.description or _DEFAULT_DESCRIPTIONS.get(
-                    fault.status, "Error"
-                )
+                description = fault.description or _DEFAULT_DESCRIPTIONS.get(fault.status, "Error")
                 if fault.status == 429:
                     raise ApiError(
                         429,
@@ -318,7 +314,7 @@ class FakeTelegram(BotApi):
         method: str,
         predicate: Callable[[RecordedRequest], bool] | None = None,
         *,
-        timeout: float = 10,
+        timeout: float = 10,  # noqa: ASYNC109
         count: int = 1,
     ) -> list[RecordedRequest]:
         """Wait for ``count`` completed requests of ``method`` matching ``predicate``.
@@ -341,9 +337,7 @@ class FakeTelegram(BotApi):
 
         found = await self._wait_until(matches, timeout)
         if not found:
-            got = len(
-                [r for r in self._log if r.method.lower() == method.lower() and r.done]
-            )
+            got = len([r for r in self._log if r.method.lower() == method.lower() and r.done])
             raise AssertionError(
                 f"timed out after {timeout}s waiting for {count} {method} request(s)"
                 f"{' matching predicate' if predicate else ''} ({got} {method} seen in all)."
@@ -359,9 +353,9 @@ class FakeTelegram(BotApi):
 
     # -- state inspection ------------------------------------------------------------------
 
-    def messages(self, chat: FakeUser | FakeChat | int, *, include_user: bool = False) -> list[
-        JSONDict
-    ]:
+    def messages(
+        self, chat: FakeUser | FakeChat | int, *, include_user: bool = False
+    ) -> list[JSONDict]:
         """Current (post-edit, non-deleted) bot messages in ``chat``, oldest first."""
         stored = self._messages.get(_chat_id(chat), {}).values()
         return [
@@ -374,7 +368,10 @@ class FakeTelegram(BotApi):
         """Updates not yet confirmed by a ``getUpdates`` offset."""
         return copy.deepcopy(self._updates)
 
-    async def wait_delivered(self, timeout: float = 10) -> None:
+    async def wait_delivered(
+        self,
+        timeout: float = 10,  # noqa: ASYNC109
+    ) -> None:
         """Wait until the bot has confirmed every queued update (fetched, not processed)."""
         if await self._wait_until(lambda: not self._updates, timeout) is None:
             raise AssertionError(
@@ -382,9 +379,7 @@ class FakeTelegram(BotApi):
                 f"\nRecent requests:\n{self.format_log()}"
             )
 
-    def commands(
-        self, scope: JSONDict | None = None, language_code: str = ""
-    ) -> list[JSONDict]:
+    def commands(self, scope: JSONDict | None = None, language_code: str = "") -> list[JSONDict]:
         """Commands set with ``setMyCommands`` for ``scope``/``language_code``."""
         key = self._commands_key({"scope": scope, "language_code": language_code})
         return copy.deepcopy(self._commands.get(key, []))
@@ -420,7 +415,7 @@ class FakeTelegram(BotApi):
 
     def user(
         self,
-        id: int,  # noqa: A002
+        id: int,
         first_name: str = "Test",
         *,
         last_name: str | None = None,
@@ -432,7 +427,7 @@ class FakeTelegram(BotApi):
         self._register_chat(user.private_chat())
         return user
 
-    def group(self, id: int, title: str = "Test group", *, type: str = "supergroup") -> FakeChat:  # noqa: A002
+    def group(self, id: int, title: str = "Test group", *, type: str = "supergroup") -> FakeChat:
         """A group chat users can write in (``chat=`` of the ``send_*`` helpers)."""
         chat = FakeChat(id, type, title=title)
         self._register_chat(chat)
@@ -644,10 +639,31 @@ def _chat_id(chat: FakeUser | FakeChat | int) -> int:
 _CANONICAL = {
     name.lower(): name
     for name in (
-        "getMe getUpdates setWebhook deleteWebhook getWebhookInfo setMyCommands getMyCommands "
-        "deleteMyCommands getChat sendMessage sendPhoto sendDocument editMessageText "
-        "editMessageCaption editMessageReplyMarkup deleteMessage answerCallbackQuery "
-        "sendChatAction getFile setMyDescription setMyShortDescription setMyName "
-        "setChatMenuButton setMyDefaultAdministratorRights close logOut"
-    ).split()
+        "getMe",
+        "getUpdates",
+        "setWebhook",
+        "deleteWebhook",
+        "getWebhookInfo",
+        "setMyCommands",
+        "getMyCommands",
+        "deleteMyCommands",
+        "getChat",
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        "deleteMessage",
+        "answerCallbackQuery",
+        "sendChatAction",
+        "getFile",
+        "setMyDescription",
+        "setMyShortDescription",
+        "setMyName",
+        "setChatMenuButton",
+        "setMyDefaultAdministratorRights",
+        "close",
+        "logOut",
+    )
 }

@@ -1,0 +1,60 @@
+"""Users: consent, département history, language, and forgetting."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db import predictions, users
+from db.models import User, UserDepartment, UserPrediction
+from tests.db.factories import new_prediction
+
+
+async def test_no_profile_without_consent(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        assert await users.get_profile(session, 1) is None
+        await users.give_consent(session, 1, "en", "33")
+        await session.commit()
+    async with sessions() as session:
+        profile = await users.get_profile(session, 1)
+        assert profile == users.Profile(1, "en", "33")
+        await users.withdraw_consent(session, 1)
+        await session.commit()
+        assert await users.get_profile(session, 1) is None
+
+
+async def test_department_history_latest_wins(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        await users.give_consent(session, 7, None, None)
+        for code in ("33", "75", "33"):
+            await users.choose_department(session, 7, code)
+            await session.commit()
+            await asyncio.sleep(1.01 if code == "75" else 0.01)
+        assert await users.current_department(session, 7) == "33"
+        rows = await session.scalar(
+            select(func.count()).select_from(UserDepartment).where(UserDepartment.user_id == 7)
+        )
+        assert rows == 2
+
+
+async def test_forget_deletes_rows_and_returns_unshared_paths(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        for user_id in (1, 2):
+            await users.give_consent(session, user_id, "fr", "44")
+        await predictions.record(session, new_prediction(1, 10, "aa", "uploads/aa/aa.jpg"))
+        await predictions.record(session, new_prediction(1, 11, "bb", "uploads/bb/bb.jpg"))
+        await predictions.record(session, new_prediction(2, 12, "bb", "uploads/bb/bb.jpg"))
+        await session.commit()
+    async with sessions() as session:
+        paths = await users.forget(session, 1)
+        await session.commit()
+    assert paths == ["uploads/aa/aa.jpg"]
+    async with sessions() as session:
+        assert await session.get(User, 1) is None
+        assert await session.get(User, 2) is not None
+        left = await session.scalars(select(UserPrediction.user_id))
+        assert list(left) == [2]
