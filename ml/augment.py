@@ -95,7 +95,9 @@ def _bg_fabric(rng: Rng, w: int, h: int) -> np.ndarray:
     weave = np.sin(xs * f) * np.sin(ys * f)
     stripes = np.sin((xs if rng.random() < 0.5 else ys) * rng.uniform(5, 30)) > 0
     a, b = _colour(rng), _colour(rng)
-    img = np.where(stripes[..., None], a, b) if rng.random() < 0.5 else np.broadcast_to(a, (h, w, 3))
+    img = (
+        np.where(stripes[..., None], a, b) if rng.random() < 0.5 else np.broadcast_to(a, (h, w, 3))
+    )
     return img + 15 * weave[..., None]
 
 
@@ -112,7 +114,12 @@ def _bg_blurred_photo(rng: Rng, w: int, h: int, others: Sequence[Image.Image]) -
 
 
 _BACKGROUNDS: tuple[Callable[[Rng, int, int], np.ndarray], ...] = (
-    _bg_gradient, _bg_noise, _bg_wood, _bg_tiles, _bg_concrete, _bg_fabric,
+    _bg_gradient,
+    _bg_noise,
+    _bg_wood,
+    _bg_tiles,
+    _bg_concrete,
+    _bg_fabric,
 )
 
 
@@ -152,9 +159,13 @@ def item_mask(item: Image.Image) -> Image.Image:
 def _hand(rng: Rng, canvas: Image.Image) -> None:
     """Draw a blurred skin-toned blob entering from an edge (a hand holding the item)."""
     w, h = canvas.size
-    skin = tuple(int(c) for c in rng.choice(
-        [(224, 172, 140), (198, 134, 100), (141, 85, 60), (90, 56, 37), (241, 194, 170)]
-    ) * rng.uniform(0.85, 1.1))
+    skin = tuple(
+        int(c)
+        for c in rng.choice(
+            [(224, 172, 140), (198, 134, 100), (141, 85, 60), (90, 56, 37), (241, 194, 170)]
+        )
+        * rng.uniform(0.85, 1.1)
+    )
     layer = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(layer)
     side = int(rng.integers(4))
@@ -168,8 +179,12 @@ def _hand(rng: Rng, canvas: Image.Image) -> None:
     canvas.paste(Image.new("RGB", (w, h), skin), (0, 0), layer.filter(ImageFilter.GaussianBlur(3)))
 
 
-def composite_scene(item: Image.Image, rng: Rng, others: Sequence[Image.Image] = (),
-                    canvas_size: tuple[int, int] = CANVAS) -> Image.Image:
+def composite_scene(
+    item: Image.Image,
+    rng: Rng,
+    others: Sequence[Image.Image] = (),
+    canvas_size: tuple[int, int] = CANVAS,
+) -> Image.Image:
     """Paste ``item`` (scaled 30-80 % of the canvas, slightly rotated) on a background."""
     w, h = canvas_size if rng.random() < 0.7 else canvas_size[::-1]
     canvas = background(rng, (w, h), others)
@@ -221,8 +236,9 @@ def _photometric(image: Image.Image, rng: Rng) -> Image.Image:
     return image
 
 
-def augment(item: Image.Image, rng: Rng, others: Sequence[Image.Image] = (),
-            scene_prob: float = 0.5) -> np.ndarray:
+def augment(
+    item: Image.Image, rng: Rng, others: Sequence[Image.Image] = (), scene_prob: float = 0.5
+) -> np.ndarray:
     """One random training view of ``item``: uint8 [224, 224, 3]."""
     if rng.random() < scene_prob:
         view = _random_resized_crop(composite_scene(item, rng, others), rng, (0.55, 1.0))

@@ -6,8 +6,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLASSES: tuple[str, ...] = (
-    "bois", "carton", "cuir", "textile", "alimentaire", "dechets_verts", "electronique",
-    "metal", "papier", "pierre", "plastique", "verre", "autre",
+    "bois",
+    "carton",
+    "cuir",
+    "textile",
+    "alimentaire",
+    "dechets_verts",
+    "electronique",
+    "metal",
+    "papier",
+    "pierre",
+    "plastique",
+    "verre",
+    "autre",
 )
 # Kept in the label set but never predicted: val cannot show that it works.
 UNTRAINED: frozenset[str] = frozenset({"dechets_verts"})
@@ -38,8 +49,7 @@ def list_split(data_dir: Path, split: str) -> list[Sample]:
             raise ValueError(f"unknown class folder {folder}")
         label = CLASSES.index(folder.name)
         samples.extend(
-            Sample(p, label) for p in sorted(folder.iterdir())
-            if p.suffix.lower() in IMAGE_SUFFIXES
+            Sample(p, label) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES
         )
     return samples
 

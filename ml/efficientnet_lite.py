@@ -54,8 +54,9 @@ def _bn(name: str) -> layers.BatchNormalization:
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
 
 
-def _conv(x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str,
-          depthwise: bool = False) -> keras.KerasTensor:
+def _conv(
+    x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str, depthwise: bool = False
+) -> keras.KerasTensor:
     size = int(x.shape[1])
     before, after = _same_padding(size, kernel, stride)
     if before or after:
@@ -65,8 +66,9 @@ def _conv(x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: st
     return layers.Conv2D(filters, kernel, stride, use_bias=False, name=name)(x)
 
 
-def _block(x: keras.KerasTensor, idx: int, stage: _Stage, filters_in: int,
-           stride: int) -> keras.KerasTensor:
+def _block(
+    x: keras.KerasTensor, idx: int, stage: _Stage, filters_in: int, stride: int
+) -> keras.KerasTensor:
     p = f"blocks_{idx}"
     inputs = x
     hidden = filters_in * stage.expand
@@ -125,8 +127,14 @@ def load_torch_weights(model: keras.Model, state: dict[str, np.ndarray]) -> None
             continue
         t = _torch_name(layer.name)
         if isinstance(layer, layers.BatchNormalization):
-            layer.set_weights([state[f"{t}.weight"], state[f"{t}.bias"],
-                               state[f"{t}.running_mean"], state[f"{t}.running_var"]])
+            layer.set_weights(
+                [
+                    state[f"{t}.weight"],
+                    state[f"{t}.bias"],
+                    state[f"{t}.running_mean"],
+                    state[f"{t}.running_var"],
+                ]
+            )
         elif isinstance(layer, layers.DepthwiseConv2D):
             # torch [C, 1, kh, kw] -> keras [kh, kw, C, 1]
             layer.set_weights([state[f"{t}.weight"].transpose(2, 3, 0, 1)])

@@ -40,8 +40,9 @@ class Backbone:
         self._interp.invoke()
         return np.array(self._interp.get_tensor(self._output)[0], np.float32)
 
-    def embed_many(self, images: Iterable[np.ndarray],
-                   progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed_many(
+        self, images: Iterable[np.ndarray], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         """Embed a sequence of images -> float32 [N, 1280]."""
         out = []
         for i, image in enumerate(images):
@@ -77,8 +78,9 @@ class EmbeddingCache:
         np.savez(tmp, keys=np.array(keys), emb=np.stack([table[k] for k in keys]))
         tmp.replace(self._file(view))
 
-    def get_or_compute(self, view: str, paths: list[Path],
-                       compute: Callable[[list[Path]], np.ndarray]) -> np.ndarray:
+    def get_or_compute(
+        self, view: str, paths: list[Path], compute: Callable[[list[Path]], np.ndarray]
+    ) -> np.ndarray:
         """Embeddings [N, D] for ``paths``, computing (and caching) the missing ones."""
         keys = [file_sha256(p) for p in paths]
         table = self.load(view)

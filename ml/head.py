@@ -35,9 +35,13 @@ class Head:
     def load(cls, path: Path) -> Head:
         """Read a ``head.npz`` written by :meth:`save`."""
         with np.load(path) as z:
-            return cls(W=z["W"].astype(np.float32), b=z["b"].astype(np.float32),
-                       mean=z["mean"].astype(np.float32), scale=z["scale"].astype(np.float32),
-                       trained=z["trained"].astype(bool))
+            return cls(
+                W=z["W"].astype(np.float32),
+                b=z["b"].astype(np.float32),
+                mean=z["mean"].astype(np.float32),
+                scale=z["scale"].astype(np.float32),
+                trained=z["trained"].astype(bool),
+            )
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -56,9 +60,16 @@ def balanced_class_weight(y: np.ndarray, num_classes: int) -> np.ndarray:
     return w
 
 
-def train_head(X: np.ndarray, y: np.ndarray, class_weight: np.ndarray,
-               trained: np.ndarray | None = None, l2: float = 3e-3,
-               label_smoothing: float = 0.05, iters: int = 600, lr: float = 0.05) -> Head:
+def train_head(
+    X: np.ndarray,
+    y: np.ndarray,
+    class_weight: np.ndarray,
+    trained: np.ndarray | None = None,
+    l2: float = 3e-3,
+    label_smoothing: float = 0.05,
+    iters: int = 600,
+    lr: float = 0.05,
+) -> Head:
     """Fit a class-weighted, L2-regularised softmax regression with full-batch Adam.
 
     ``X`` [N, D] embeddings, ``y`` [N] int labels, ``class_weight`` [C]; samples of
@@ -95,5 +106,10 @@ def train_head(X: np.ndarray, y: np.ndarray, class_weight: np.ndarray,
     W, b = params
     W[:, ~trained] = 0.0
     b[~trained] = 0.0
-    return Head(W=W, b=b, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
-                trained=trained.copy())
+    return Head(
+        W=W,
+        b=b,
+        mean=mean.astype(np.float32),
+        scale=scale.astype(np.float32),
+        trained=trained.copy(),
+    )

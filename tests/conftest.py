@@ -19,6 +19,8 @@ from db.migrate import upgrade
 from db.seed import seed
 from db.session import create_engine, session_factory
 
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB 22 warns on every RetryAfter without it
+
 MYSQL_URL = os.environ.get("DUMPIN_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent

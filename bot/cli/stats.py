@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from ml.model_card import read_card
 from sqlalchemy.exc import OperationalError
 
 from bot.cli.db import database_error
@@ -16,8 +17,6 @@ from db import stats
 from db.session import create_engine, session_factory
 from locales import translations
 from locales.labels import LABELS
-from ml.model_card import read_card
-
 
 
 def register(subparsers: Any) -> None:

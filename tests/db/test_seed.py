@@ -19,9 +19,7 @@ async def test_seed_counts(sessions: async_sessionmaker[AsyncSession]) -> None:
         assert sorted(national) == sorted(CLASSES)
         overrides = set(
             await session.scalars(
-                select(Nomenclature.department_code).where(
-                    Nomenclature.department_code != NATIONAL
-                )
+                select(Nomenclature.department_code).where(Nomenclature.department_code != NATIONAL)
             )
         )
         assert {"75", "33", "44", "2A", "2B", "971", "972", "973", "974", "976"} <= overrides
