@@ -30,8 +30,7 @@ def test_every_message_is_translated_to_french() -> None:
     messages = extracted()
     assert len(messages) > 50
     for message in messages:
-        key = message if isinstance(message, str) else message
-        translated = catalogue.get(key)
+        translated = catalogue.get(message)
         assert translated, f"no French translation for {message!r}"
         originals = [message] if isinstance(message, str) else list(message)
         strings = [translated] if isinstance(translated, str) else list(translated)

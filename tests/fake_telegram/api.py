@@ -206,7 +206,7 @@ class BotApi:
         """PhotoSize list for ``data``: real thumbnails when Pillow can decode it."""
         variants: list[tuple[bytes, int, int]] = []
         try:
-            from PIL import Image  # noqa: PLC0415
+            from PIL import Image
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
