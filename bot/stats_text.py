@@ -20,6 +20,12 @@ def last_backup(data_dir: Path) -> datetime | None:
     return datetime.fromtimestamp(backups[-1].stat().st_mtime)
 
 
+def card_metrics(card: dict[str, Any]) -> dict[str, Any]:
+    """The validation metrics recorded in a model card."""
+    metrics: dict[str, Any] = card.get("metrics", {}).get("val", {})
+    return metrics
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 

@@ -45,6 +45,11 @@ class MediaStore:
         """Remove a stored photo (no error when it is already gone)."""
         (self.root / relative).unlink(missing_ok=True)
 
+    def delete_all(self, relatives: list[str]) -> None:
+        """Remove several stored photos."""
+        for relative in relatives:
+            self.delete(relative)
+
 
 def extension_of(data: bytes) -> str:
     """File extension from the image's signature (``jpg`` when unknown)."""

@@ -45,7 +45,7 @@ async def on_confirm(update: Update, context: Context) -> None:
         async with svc.sessions() as session:
             paths = await users.forget(session, profile.user_id)
             await session.commit()
-        await asyncio.to_thread(lambda: [svc.media.delete(path) for path in paths])
+        await asyncio.to_thread(svc.media.delete_all, paths)
         forget_memory(context)
         text = profile._("🗑 Done: I have deleted everything I knew about you.")
     if isinstance(query.message, Message):

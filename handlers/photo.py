@@ -119,6 +119,7 @@ async def _classify(
         await message.reply_html(
             single_text(profile, answer, rule, threshold),
             reply_markup=single_keyboard(profile, answer, threshold),
+            do_quote=True,
         )
     return answer
 

@@ -7,7 +7,7 @@ from typing import cast
 from telegram import Message, Update, User
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.stats_text import last_backup, stats_lines
+from bot.stats_text import card_metrics, last_backup, stats_lines
 from db import stats
 from handlers.common import Context, services, who
 from handlers.guide import on_unknown_command
@@ -27,7 +27,7 @@ async def on_stats(update: Update, context: Context) -> None:
         figures,
         profile._,
         lambda category: label(profile, category),
-        (svc.classifier.version, svc.classifier.metrics),
+        (svc.classifier.version, card_metrics(svc.classifier.model_card)),
         last_backup(svc.settings.data_dir),
     )
     await cast(Message, update.effective_message).reply_text("\n".join(lines))

@@ -191,7 +191,7 @@ def fine_tune(
         head = train_head(tuner.embed(plain), y_full, class_w, TRAINED)
         tuner.init_head(head)
 
-    def evaluate(epoch: int, loss: float, seconds: float) -> None:
+    def evaluate(epoch: int, loss: float | None, seconds: float) -> None:
         acc = float((tuner.predict(val_plain) == val_y).mean())
         scene = float((tuner.predict(val_scene) == val_y).mean())
         history.append(
@@ -208,7 +208,7 @@ def fine_tune(
         log(f"epoch {epoch}: loss {loss:.4f} val {acc:.4f} val-scene {scene:.4f} ({seconds:.0f} s)")
 
     if not history:
-        evaluate(0, float("nan"), 0.0)
+        evaluate(0, None, 0.0)
     for epoch in range(history[-1]["epoch"] + 1, epochs + 1):
         if time.time() > deadline:
             log(f"time budget reached before epoch {epoch}: stopping fine-tuning")
@@ -220,7 +220,7 @@ def fine_tune(
             losses.append(tuner.train_batch(x, yb, wb))
             if step % 50 == 0:
                 log(f"  epoch {epoch} step {step}/{steps} loss {np.mean(losses[-50:]):.4f}")
-        evaluate(epoch, float(np.mean(losses)), time.time() - start)
+        evaluate(epoch, round(float(np.mean(losses)), 4), time.time() - start)
     best = max(history, key=lambda h: h["val_acc"] + h["val_scene_acc"])
     log(f"best epoch {best['epoch']} (val {best['val_acc']}, val-scene {best['val_scene_acc']})")
     tuner.load(best["epoch"])

