@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,29 +63,37 @@ def main() -> int:
     """Run the benchmark and print the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=REPO / "ml" / "models")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
-        "DUMPIN_DATASET_DIR", REPO.parent / "shared" / "datasets" / "waste-v1")))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(
+            os.environ.get("DUMPIN_DATASET_DIR", REPO.parent / "shared" / "datasets" / "waste-v1")
+        ),
+    )
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 
     data = make_photo(args.data)
     clf = Classifier.load(args.model)
     array = preprocess(decode_image(data)).astype(np.float32)
-    print(f"model {clf.version}, {(args.model / 'backbone.tflite').stat().st_size / 1e6:.1f} MB "
-          f"backbone, photo 1280x960 JPEG {len(data) / 1024:.0f} KiB, {args.runs} runs")
+    print(
+        f"model {clf.version}, {(args.model / 'backbone.tflite').stat().st_size / 1e6:.1f} MB "
+        f"backbone, photo 1280x960 JPEG {len(data) / 1024:.0f} KiB, {args.runs} runs"
+    )
     med, p95 = timings(lambda: preprocess(decode_image(data)), args.runs)
     row = "{:<26} median {:6.2f} ms  p95 {:6.2f} ms"
     print(row.format("decode+preprocess", med, p95))
     for threads in (1, 2):
         backbone = Backbone(args.model / "backbone.tflite", num_threads=threads)
-        med, p95 = timings(lambda b=backbone: b.embed(array), args.runs)
+        med, p95 = timings(partial(backbone.embed, array), args.runs)
         print(row.format(f"inference ({threads} thread{'s' if threads > 1 else ''})", med, p95))
     med, p95 = timings(lambda: clf.classify_bytes(data), args.runs)
     print(row.format("end-to-end (1 thread)", med, p95))
     for workers in (1, 2):
         rate = throughput(clf, data, workers, args.runs)
-        print(f"throughput {workers} worker thread{'s' if workers > 1 else ''}: "
-              f"{rate:6.1f} photos/s")
+        print(
+            f"throughput {workers} worker thread{'s' if workers > 1 else ''}: {rate:6.1f} photos/s"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
     return 0

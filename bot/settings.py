@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "mysql+aiomysql")
 SUPPORTED_LANGUAGES = ("fr", "en")
+REPO = Path(__file__).resolve().parent.parent
 
 
 class SettingsError(Exception):
@@ -33,6 +34,12 @@ class Settings(BaseSettings):
     default_language: str = "fr"
     log_level: str = "INFO"
     low_confidence: float = Field(default=0.55, ge=0.0, le=1.0)
+    backup_keep: int = Field(default=8, ge=1)
+    harvest_min_per_class: int = Field(default=10, ge=1)
+    retrain_min_new: int = Field(default=200, ge=1)
+    base_dataset: Path = REPO.parent / "shared" / "datasets" / "waste-v1"
+    shipped_model_dir: Path = REPO / "ml" / "models"
+    model_poll_seconds: float = Field(default=30.0, gt=0.0)
 
     @field_validator("default_language")
     @classmethod

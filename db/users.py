@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,11 +45,18 @@ async def give_consent(
         await choose_department(session, user_id, department_code)
 
 
-async def touch(session: AsyncSession, user_id: int) -> None:
-    """Record that a consenting user was active now."""
+SEEN_RESOLUTION = timedelta(minutes=10)
+"""``last_seen_at`` is refreshed at most this often, to spare a write on every update."""
+
+
+async def touch(session: AsyncSession, user_id: int) -> bool:
+    """Record that a consenting user was active now; True when a write is pending."""
     user = await session.get(User, user_id)
-    if user is not None:
-        user.last_seen_at = utcnow()
+    now = utcnow()
+    if user is None or now - user.last_seen_at < SEEN_RESOLUTION:
+        return False
+    user.last_seen_at = now
+    return True
 
 
 async def set_language(session: AsyncSession, user_id: int, language: str) -> None:

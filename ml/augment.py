@@ -42,14 +42,14 @@ def _bg_gradient(rng: Rng, w: int, h: int) -> np.ndarray:
     t = xs * np.cos(angle) + ys * np.sin(angle)
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
     a, b = _colour(rng), _colour(rng)
-    return a + (b - a) * t[..., None]
+    return np.asarray(a + (b - a) * t[..., None], np.float32)
 
 
 def _bg_noise(rng: Rng, w: int, h: int) -> np.ndarray:
     base = _colour(rng, 30, 230)
     tint = rng.uniform(20, 90)
     n = _low_freq_noise(rng, w, h, int(rng.integers(3, 24)))
-    return base + tint * (n[..., None] - 0.5) * _colour(rng, 50, 256) / 128
+    return np.asarray(base + tint * (n[..., None] - 0.5) * _colour(rng, 50, 256) / 128, np.float32)
 
 
 def _bg_wood(rng: Rng, w: int, h: int) -> np.ndarray:
@@ -66,7 +66,7 @@ def _bg_wood(rng: Rng, w: int, h: int) -> np.ndarray:
     img = np.where(seams, img * 0.45, img)
     if rng.random() < 0.4:  # painted / grey table tops
         img = img.mean(axis=2, keepdims=True) * 0.5 + _colour(rng, 80, 230) * 0.5
-    return img
+    return np.asarray(img, np.float32)
 
 
 def _bg_tiles(rng: Rng, w: int, h: int) -> np.ndarray:
@@ -86,7 +86,10 @@ def _bg_concrete(rng: Rng, w: int, h: int) -> np.ndarray:
     n = _low_freq_noise(rng, w, h, int(rng.integers(8, 40)))
     fine = rng.normal(0, rng.uniform(4, 18), (h, w)).astype(np.float32)
     img = grey + 40 * (n - 0.5) + fine
-    return img[..., None] * np.array([1.0, rng.uniform(0.95, 1.03), rng.uniform(0.9, 1.05)])
+    return np.asarray(
+        img[..., None] * np.array([1.0, rng.uniform(0.95, 1.03), rng.uniform(0.9, 1.05)]),
+        np.float32,
+    )
 
 
 def _bg_fabric(rng: Rng, w: int, h: int) -> np.ndarray:
@@ -98,7 +101,7 @@ def _bg_fabric(rng: Rng, w: int, h: int) -> np.ndarray:
     img = (
         np.where(stripes[..., None], a, b) if rng.random() < 0.5 else np.broadcast_to(a, (h, w, 3))
     )
-    return img + 15 * weave[..., None]
+    return np.asarray(img + 15 * weave[..., None], np.float32)
 
 
 def _bg_blurred_photo(rng: Rng, w: int, h: int, others: Sequence[Image.Image]) -> np.ndarray:

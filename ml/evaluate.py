@@ -41,8 +41,9 @@ def labelled_samples(data_dir: Path) -> list[Sample]:
     return list_split(data_dir, "val")
 
 
-def evaluate(classifier: Classifier, data_dir: Path,
-             progress: Callable[[int, int], None] | None = None) -> EvalReport:
+def evaluate(
+    classifier: Classifier, data_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> EvalReport:
     """Classify every labelled image; ``progress(done, total)`` is called per image."""
     samples = labelled_samples(data_dir)
     y_true: list[int] = []
@@ -63,6 +64,13 @@ def evaluate(classifier: Classifier, data_dir: Path,
         c: {"precision": m.precision[i], "recall": m.recall[i], "support": m.support[i]}
         for i, c in enumerate(CLASSES)
     }
-    return EvalReport(n=m.n, accuracy=round(m.accuracy, 4), macro_f1=round(m.macro_f1, 4),
-                      classes=list(CLASSES), per_class=per_class, confusion=m.confusion,
-                      model_version=classifier.version, skipped=skipped)
+    return EvalReport(
+        n=m.n,
+        accuracy=round(m.accuracy, 4),
+        macro_f1=round(m.macro_f1, 4),
+        classes=list(CLASSES),
+        per_class=per_class,
+        confusion=m.confusion,
+        model_version=classifier.version,
+        skipped=skipped,
+    )

@@ -48,7 +48,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax that tolerates -inf entries."""
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return np.asarray(e / e.sum(axis=1, keepdims=True), np.float32)
 
 
 def balanced_class_weight(y: np.ndarray, num_classes: int) -> np.ndarray:
@@ -97,12 +97,10 @@ def train_head(
         g = (softmax(Xs @ W + b + mask) - target) * sw
         grads = [Xs.T @ g + l2 * W, g.sum(axis=0)]
         step = lr * 0.5 * (1 + np.cos(np.pi * (t - 1) / iters))
-        for p, gr, mi, vi in zip(params, grads, m, v, strict=True):
-            mi *= b1
-            mi += (1 - b1) * gr
-            vi *= b2
-            vi += (1 - b2) * gr * gr
-            p -= step * (mi / (1 - b1**t)) / (np.sqrt(vi / (1 - b2**t)) + 1e-8)
+        for i, grad in enumerate(grads):
+            m[i] = b1 * m[i] + (1 - b1) * grad
+            v[i] = b2 * v[i] + (1 - b2) * grad * grad
+            params[i] -= step * (m[i] / (1 - b1**t)) / (np.sqrt(v[i] / (1 - b2**t)) + 1e-8)
     W, b = params
     W[:, ~trained] = 0.0
     b[~trained] = 0.0

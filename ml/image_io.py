@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import warnings
@@ -85,10 +86,8 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000, min_side: int = 224)
     except (OSError, EOFError, SyntaxError, ValueError) as exc:
         reason = "truncated" if isinstance(exc, EOFError) or "truncat" in str(exc) else "corrupt"
         raise UnsupportedImage(reason, str(exc)) from None
-    try:
-        image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError):
-        pass  # unreadable EXIF: keep the stored orientation
+    with contextlib.suppress(OSError, SyntaxError, ValueError, TypeError, KeyError):
+        image = ImageOps.exif_transpose(image)  # unreadable EXIF: keep stored orientation
     return _to_rgb(image)
 
 

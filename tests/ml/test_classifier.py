@@ -34,8 +34,12 @@ def classifier(model_dir: Path) -> Classifier:
 
 
 def _val_files(dataset_dir: Path, per_class: int = 2) -> list[Path]:
-    return [p for c in CLASSES if (dataset_dir / "val" / c).is_dir()
-            for p in sorted((dataset_dir / "val" / c).glob("*.jpg"))[:per_class]]
+    return [
+        p
+        for c in CLASSES
+        if (dataset_dir / "val" / c).is_dir()
+        for p in sorted((dataset_dir / "val" / c).glob("*.jpg"))[:per_class]
+    ]
 
 
 def test_known_val_images(classifier: Classifier, dataset_dir: Path) -> None:
@@ -54,8 +58,9 @@ def test_model_card(classifier: Classifier) -> None:
     assert classifier.version == card["version"]
 
 
-def test_untrained_class_never_predicted(model_dir: Path, dataset_dir: Path,
-                                         tmp_path: Path) -> None:
+def test_untrained_class_never_predicted(
+    model_dir: Path, dataset_dir: Path, tmp_path: Path
+) -> None:
     """Even a head that strongly favours dechets_verts cannot predict it."""
     for name in ("backbone.tflite", "model.json"):
         shutil.copy(model_dir / name, tmp_path / name)
@@ -63,7 +68,8 @@ def test_untrained_class_never_predicted(model_dir: Path, dataset_dir: Path,
     bias = head.b.copy()
     bias[CLASSES.index("dechets_verts")] = 1e4
     Head(head.W, bias, head.mean, head.scale, np.ones(len(CLASSES), bool)).save(
-        tmp_path / "head.npz")
+        tmp_path / "head.npz"
+    )
     clf = Classifier.load(tmp_path)
     for path in _val_files(dataset_dir, 1):
         pred = clf.classify_path(path)
@@ -72,7 +78,10 @@ def test_untrained_class_never_predicted(model_dir: Path, dataset_dir: Path,
 
 
 def test_training_and_runtime_preprocessing_match(
-    classifier: Classifier, model_dir: Path, dataset_dir: Path, tmp_path: Path,
+    classifier: Classifier,
+    model_dir: Path,
+    dataset_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[np.ndarray] = []
@@ -84,8 +93,9 @@ def test_training_and_runtime_preprocessing_match(
 
     monkeypatch.setattr(Backbone, "embed", spy)
     paths = _val_files(dataset_dir, 1)[:3]
-    ViewEmbedder(model_dir / "backbone.tflite", tmp_path,
-                 {p: decode_path(p) for p in paths}).plain(paths)
+    ViewEmbedder(model_dir / "backbone.tflite", tmp_path, {p: decode_path(p) for p in paths}).plain(
+        paths
+    )
     training = seen[:]
     seen.clear()
     for p in paths:
@@ -102,8 +112,9 @@ def test_bad_bytes_raise(classifier: Classifier) -> None:
         classifier.classify_bytes(b"not an image")
 
 
-def test_threads_and_reload(classifier: Classifier, model_dir: Path, dataset_dir: Path,
-                            tmp_path: Path) -> None:
+def test_threads_and_reload(
+    classifier: Classifier, model_dir: Path, dataset_dir: Path, tmp_path: Path
+) -> None:
     paths = _val_files(dataset_dir, 1)
     expected = [classifier.classify_path(p) for p in paths]
     clf = Classifier.load(model_dir)

@@ -14,15 +14,15 @@ def _blobs(n_per_class: int, num_classes: int = 5, dim: int = 32) -> tuple[np.nd
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 3, (num_classes, dim))
     y = np.repeat(np.arange(num_classes), n_per_class)
-    X = (centres[y] + rng.normal(0, 1, (len(y), dim))).astype(np.float32)
-    return X, y
+    x = (centres[y] + rng.normal(0, 1, (len(y), dim))).astype(np.float32)
+    return x, y
 
 
 def test_head_learns_and_masks_untrained(tmp_path: Path) -> None:
-    X, y = _blobs(40)
+    x, y = _blobs(40)
     trained = np.array([True, True, False, True, True])
-    head = train_head(X, y, balanced_class_weight(y, 5), trained, iters=200)
-    proba = head.predict_proba(X)
+    head = train_head(x, y, balanced_class_weight(y, 5), trained, iters=200)
+    proba = head.predict_proba(x)
     assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     assert (proba[:, 2] == 0).all()
     pred = proba.argmax(axis=1)
@@ -30,13 +30,13 @@ def test_head_learns_and_masks_untrained(tmp_path: Path) -> None:
     assert (pred[y != 2] == y[y != 2]).mean() > 0.95
     head.save(tmp_path / "head.npz")
     again = Head.load(tmp_path / "head.npz")
-    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    np.testing.assert_array_equal(again.predict_proba(x), proba)
 
 
 def test_head_is_deterministic() -> None:
-    X, y = _blobs(10)
+    x, y = _blobs(10)
     w = balanced_class_weight(y, 5)
-    a, b = train_head(X, y, w, iters=50), train_head(X, y, w, iters=50)
+    a, b = train_head(x, y, w, iters=50), train_head(x, y, w, iters=50)
     np.testing.assert_array_equal(a.W, b.W)
 
 

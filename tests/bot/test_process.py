@@ -1,0 +1,77 @@
+"""``dumpin bot`` as a real process: starts, converses, stops on SIGTERM, keeps secrets out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.bot.conftest import BotHarness
+from tests.conftest import REPO
+from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+
+
+async def test_bot_process_answers_and_stops(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPIN_")}
+    async with FakeTelegram() as tg:
+        env |= {
+            "DUMPIN_TELEGRAM_TOKEN": DEFAULT_TOKEN,
+            "DUMPIN_TELEGRAM_API_URL": tg.url,
+            "DUMPIN_DATA_DIR": str(tmp_path),
+        }
+        for step in (("db", "upgrade"), ("db", "seed")):
+            setup = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", *step, env=env, cwd=tmp_path
+            )
+            assert await setup.wait() == 0
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "bot",
+            env=env,
+            cwd=REPO,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            user = tg.user(5001, language_code="en")
+            await tg.send_command(user, "/start")
+            reply = await tg.wait_for("sendMessage", timeout=60)
+            assert "Privacy" in reply[0].params["text"]
+            assert tg.commands(language_code="en")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert DEFAULT_TOKEN not in stderr.decode()
+    assert DEFAULT_TOKEN.split(":")[1] not in stderr.decode()
+
+
+async def test_bot_without_token_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPIN_")}
+    env["DUMPIN_DATA_DIR"] = str(tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "bot", env=env, cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert stderr.decode().count("\n") == 1 and "BotFather" in stderr.decode()
+
+
+async def test_unexpected_error_alerts_admins_once(bot: BotHarness, caplog) -> None:
+    tg = bot.tg
+    user = tg.user(5002)
+    tg.fail_next("getFile", times=2, status=400, description="Bad Request: wrong file_id")
+    from tests.bot.conftest import ADMIN_ID, photo_bytes
+    from tests.bot.test_conversation import first_val
+
+    tg.user(ADMIN_ID)
+    for _ in range(2):
+        reply = await bot.reply(await tg.send_photo(user, photo_bytes(first_val("bois"))))
+        assert "Un problème est survenu" in reply.params["text"]
+    alerts = [r for r in tg.requests("sendMessage") if r.params["chat_id"] == ADMIN_ID]
+    assert len(alerts) == 1 and "BadRequest" in alerts[0].params["text"]
+    assert DEFAULT_TOKEN not in caplog.text
