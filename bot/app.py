@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import AIORateLimiter, Application
 
+from bot.metrics import InstrumentedApplication, Metrics, trace_handlers
 from bot.request import RetryingRequest
 from bot.services import Services
 from bot.settings import Settings
@@ -23,6 +26,7 @@ from handlers import (
     stats,
 )
 from locales import N_, translations
+from scheduler.model_watch import watch_active_model
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ def build_application(settings: Settings, services: Services | None = None) -> A
     api = settings.telegram_api_url
     app = (
         Application.builder()
+        .application_class(InstrumentedApplication)
         .token(settings.token())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
@@ -53,11 +58,13 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         .post_shutdown(_post_shutdown)
         .build()
     )
-    app.bot_data["services"] = services or Services.open(settings)
+    app.bot_data["services"] = services = services or Services.open(settings)
+    app.bot_data["metrics"] = Metrics(services.classifier)
     for feature in FEATURES:
         app.add_handlers(feature.HANDLERS)
     app.add_handlers(guide.FALLBACKS)
     app.add_error_handler(errors.on_error)
+    trace_handlers(app)
     return app
 
 
@@ -70,9 +77,21 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
             scope=BotCommandScopeDefault(),
             language_code=None if lang == "fr" else lang,
         )
+    services: Services = app.bot_data["services"]
+    app.bot_data["model_watch"] = asyncio.create_task(
+        watch_active_model(
+            services.sessions, services.classifier, services.settings.model_poll_seconds
+        ),
+        name="model-watch",
+    )
     log.info("bot @%s ready", app.bot.username)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    watch: asyncio.Task[None] | None = app.bot_data.pop("model_watch", None)
+    if watch is not None:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
     services: Services = app.bot_data["services"]
     await services.close()

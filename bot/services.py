@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ml.classifier import Classifier
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from db.media import MediaStore
 from db.session import create_engine, session_factory
-
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "ml" / "models"
+from ml.classifier import Classifier
 
 
 @dataclass
@@ -27,14 +24,15 @@ class Services:
     reported_errors: set[str] = field(default_factory=set)
 
     @classmethod
-    def open(cls, settings: Settings, model_dir: Path = SHIPPED_MODEL) -> Services:
-        """Connect (lazily) to the database and load the model once."""
+    def open(cls, settings: Settings) -> Services:
+        """Connect (lazily) to the database and load the shipped model (the model watcher
+        switches to the active one at start)."""
         engine = create_engine(settings.db_url)
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            classifier=Classifier.load(model_dir),
+            classifier=Classifier.load(settings.shipped_model_dir),
             media=MediaStore(settings.data_dir),
         )
 

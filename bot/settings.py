@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +42,11 @@ class Settings(BaseSettings):
     base_dataset: Path = REPO.parent / "shared" / "datasets" / "waste-v1"
     shipped_model_dir: Path = REPO / "ml" / "models"
     model_poll_seconds: float = Field(default=30.0, gt=0.0)
+    log_format: Literal["text", "json"] = "text"
+    http_listen: str = "127.0.0.1:8080"
+    webhook_listen: str = "0.0.0.0:8080"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
     @field_validator("default_language")
     @classmethod
@@ -52,6 +59,29 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("http_listen", "webhook_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (Telegram only calls HTTPS webhooks)")
+        return value or None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("must be 1-256 characters among A-Z, a-z, 0-9, _ and -")
+        return value if secret else None
 
     @cached_property
     def admins(self) -> frozenset[int]:

@@ -11,6 +11,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, MessageHandler, filters
 
+from bot.metrics import metrics
 from db.disposal import Disposal, disposal_for
 from handlers.albums import AlbumCollector, Flush, PendingAlbum
 from handlers.answers import remember
@@ -97,7 +98,8 @@ async def _classify(
         log.debug("chat action not sent", exc_info=True)
     data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
     try:
-        prediction = await asyncio.to_thread(svc.classifier.classify_bytes, data)
+        classify = metrics(context.bot_data).timed(svc.classifier.classify_bytes)
+        prediction = await asyncio.to_thread(classify, data)
     except UnsupportedImage as exc:
         await message.reply_text(unsupported_text(profile, exc.reason))
         return None

@@ -19,6 +19,7 @@ from ml.preprocess import INPUT_SIZE, RESAMPLE, preprocess
 
 Rng = np.random.Generator
 CANVAS = (320, 240)
+AUGMENT_VERSION = 1  # bump when views change: part of the embedding-cache key
 
 
 def _colour(rng: Rng, lo: int = 0, hi: int = 256) -> np.ndarray:

@@ -40,6 +40,21 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def subsample(samples: list[Sample], limit: int | None, seed: int) -> list[Sample]:
+    """A deterministic random subset of ``limit`` samples (all when ``limit`` is None)."""
+    if limit is None or limit >= len(samples):
+        return samples
+    idx = np.random.default_rng(seed).choice(len(samples), limit, replace=False)
+    return [samples[i] for i in sorted(idx)]
+
+
+def load_splits(data_dir: Path, limit: int | None, seed: int) -> tuple[list[Sample], ...]:
+    """Train and val samples (``limit`` train, ``limit // 4`` val for smoke runs)."""
+    train = subsample(list_split(data_dir, "train"), limit, seed)
+    val = subsample(list_split(data_dir, "val"), limit and max(20, limit // 4), seed)
+    return train, val
+
+
 def load_images(samples: Sequence[Sample]) -> dict[Path, Image.Image]:
     """Decode every sample once (same decoder as the runtime)."""
     return {s.path: decode_path(s.path) for s in samples}
@@ -80,28 +95,16 @@ class ViewEmbedder:
         return self.cache.get_or_compute(key, paths, lambda ps: self._run(ps, make))
 
     def scene(self, paths: list[Path]) -> np.ndarray:
-        """Embeddings of the deterministic val-scene composites of ``paths``."""
-        return self.cache.get_or_compute(
-            f"scene{SCENE_SEED}_n{len(paths)}_a{AUGMENT_VERSION}",
-            paths,
-            lambda ps: self._run(ps, scene_arrays(paths, self.images).__getitem__),
-        )
+        """Embeddings of the deterministic val-scene composites of ``paths``
+        (item ``paths[i]`` composited with seed ``SCENE_SEED + i``)."""
+        others = [self.images[p] for p in paths]
+        index = {p: i for i, p in enumerate(paths)}
 
+        def make(p: Path) -> np.ndarray:
+            return scene_view(self.images[p], SCENE_SEED + index[p], others)
 
-class _SceneArrays:
-    def __init__(self, paths: list[Path], images: dict[Path, Image.Image]) -> None:
-        self.index = {p: i for i, p in enumerate(paths)}
-        self.images = images
-        self.others = [images[p] for p in paths]
-
-    def __getitem__(self, path: Path) -> np.ndarray:
-        i = self.index[path]
-        return scene_view(self.images[path], SCENE_SEED + i, self.others)
-
-
-def scene_arrays(paths: list[Path], images: dict[Path, Image.Image]) -> _SceneArrays:
-    """Lazy val-scene images: item ``paths[i]`` composited with seed ``SCENE_SEED + i``."""
-    return _SceneArrays(paths, images)
+        key = f"scene{SCENE_SEED}_n{len(paths)}_a{AUGMENT_VERSION}"
+        return self.cache.get_or_compute(key, paths, lambda ps: self._run(ps, make))
 
 
 @dataclass(frozen=True)
@@ -150,15 +153,21 @@ def metrics_json(m: Metrics) -> dict[str, Any]:
 
 
 def retrain(
-    data_dir: Path, model_dir: Path, work_dir: Path, views: int = 2, seed: int = 1234,
+    data_dir: Path,
+    model_dir: Path,
+    work_dir: Path,
+    views: int = 2,
+    seed: int = 1234,
     command: str = "",
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """Refit ``model_dir/head.npz`` on ``data_dir`` with the model's own backbone."""
+    """Refit ``model_dir/head.npz`` on ``data_dir`` with the model's own backbone and
+    update ``model.json`` (version, head, dataset counts, metrics)."""
     model_dir = Path(model_dir)
     card: dict[str, Any] = json.loads((model_dir / "model.json").read_text())
     if list(card["classes"]) != list(CLASSES):
         raise ValueError("model.json classes differ from ml.dataset.CLASSES")
-    train_s, val_s = list_split(data_dir, "train"), list_split(data_dir, "val")
+    train_s, val_s = load_splits(data_dir, limit, seed)
     log(f"{len(train_s)} train / {len(val_s)} val images; decoding")
     emb = ViewEmbedder(
         model_dir / "backbone.tflite", Path(work_dir) / "embeddings", load_images(train_s + val_s)
@@ -178,8 +187,11 @@ def retrain(
         "fitted": created.isoformat(timespec="seconds"),
         "command": command,
     }
-    card["dataset"].update(
-        path=str(data_dir), train_counts=class_counts(train_s), val_counts=class_counts(val_s)
+    card.setdefault("dataset", {}).update(
+        path=str(data_dir),
+        limit=limit,
+        train_counts=class_counts(train_s),
+        val_counts=class_counts(val_s),
     )
     card.setdefault("metrics", {}).update(
         val=metrics_json(fit.val), val_scene=metrics_json(fit.val_scene)

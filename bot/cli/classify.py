@@ -12,7 +12,6 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.cli.db import database_error
 from bot.errors import DumpinError
-from bot.services import SHIPPED_MODEL
 from bot.settings import Settings
 from db import geo
 from db.disposal import Disposal, disposal_for
@@ -29,7 +28,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--department", help="département code, name or postal code")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the rule")
-    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="model folder")
+    parser.add_argument(
+        "--model", type=Path, help="model folder (default: the shipped model, ml/models)"
+    )
     parser.set_defaults(func=_run)
 
 
@@ -82,7 +83,7 @@ def _line(path: Path, prediction: Prediction, rule: Disposal, as_json: bool) -> 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     department = _department(args.department)
     rules = asyncio.run(_rules(settings, department, args.lang))
-    classifier = Classifier.load(args.model)
+    classifier = Classifier.load(args.model or settings.shipped_model_dir)
     failed = 0
     for path in args.images:
         try:

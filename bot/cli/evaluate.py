@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import DumpinError
-from bot.services import SHIPPED_MODEL
 from bot.settings import Settings
 from db.models import CLASSES
 from ml.classifier import Classifier
@@ -21,7 +20,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("evaluate", help="measure the model on labelled images")
     parser.add_argument("data", type=Path, metavar="DIR", help="folder of <class>/*.jpg")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="model folder")
+    parser.add_argument(
+        "--model", type=Path, help="model folder (default: the shipped model, ml/models)"
+    )
     parser.set_defaults(func=_run)
 
 
@@ -51,10 +52,12 @@ def _text(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace, _settings: Settings) -> int:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if not any((args.data / name).is_dir() for name in (*CLASSES, "val")):
         raise DumpinError(f"no labelled images in {args.data} (expected <class>/*.jpg)")
-    report = evaluate(Classifier.load(args.model), args.data, _progress)
+    report = evaluate(
+        Classifier.load(args.model or settings.shipped_model_dir), args.data, _progress
+    )
     if report.n == 0:
         raise DumpinError(f"no labelled images in {args.data} (expected <class>/*.jpg)")
     if args.json:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from bot.cli.db import database_error
-from bot.services import SHIPPED_MODEL
 from bot.settings import Settings
 from bot.stats_text import card_metrics, last_backup, stats_lines
 from db import stats
 from db.session import create_engine, session_factory
 from locales import translations
 from locales.labels import LABELS
+from scheduler.registry import read_card
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +39,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         figures = asyncio.run(_collect(settings))
     except OperationalError as exc:
         raise database_error(exc) from None
-    card = json.loads((SHIPPED_MODEL / "model.json").read_text(encoding="utf-8"))
+    card = read_card(settings.shipped_model_dir)
     _ = translations(args.lang or settings.default_language).gettext
     lines = stats_lines(
         figures,

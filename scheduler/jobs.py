@@ -1,0 +1,124 @@
+"""The scheduler's jobs, shared with their one-shot CLI commands: each opens its own engine
+and holds a per-job lock, so a manual run never overlaps a scheduled one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pymysql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cli.db import database_error
+from bot.errors import DumpinError
+from bot.logs import redact
+from bot.settings import Settings
+from db.session import create_engine, session_factory
+from scheduler.alerts import alert_admins
+from scheduler.backup import BackupReport, archive_media, write_backup
+from scheduler.embedding import Stopped
+from scheduler.harvest import HarvestReport, harvest
+from scheduler.lock import instance_lock
+from scheduler.retrain import RetrainReport, retrain
+
+T = TypeVar("T")
+Job = Callable[[Settings, threading.Event], Awaitable[object]]
+log = logging.getLogger(__name__)
+
+
+async def locked(settings: Settings, name: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work()`` holding the job lock ``name`` (``LockBusy`` when it is already running)."""
+    async with instance_lock(settings.db_url, f"job-{name}"):
+        return await work()
+
+
+def secrets(settings: Settings) -> tuple[str, ...]:
+    """The values no log line or alert may contain."""
+    values = [s.get_secret_value() for s in (settings.telegram_token, settings.database_url) if s]
+    return (*values, *((str(settings.db_url.password),) if settings.db_url.password else ()))
+
+
+async def with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run ``work`` with a session factory on a fresh engine, disposed afterwards."""
+    engine = create_engine(settings.db_url)
+    try:
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def backup_job(
+    settings: Settings, _stop: threading.Event, media: bool = False
+) -> BackupReport:
+    """Database dump (and, with ``media``, the incremental photo tar)."""
+    report = await asyncio.to_thread(
+        write_backup, settings.db_url, settings.data_dir, settings.backup_keep
+    )
+    if media:
+        tar, count = await asyncio.to_thread(archive_media, settings.data_dir)
+        report = BackupReport(
+            report.path, report.size, report.seconds, report.method, report.removed, tar, count
+        )
+    return report
+
+
+async def harvest_job(settings: Settings, _stop: threading.Event) -> HarvestReport:
+    """Harvest confirmed photos into the datasets."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> HarvestReport:
+        async with sessions() as session:
+            report = await harvest(session, settings.data_dir, settings.harvest_min_per_class)
+            await session.commit()
+        log.info("harvest: added %s, waiting %s", report.added or "nothing", report.waiting or "-")
+        return report
+
+    return await with_sessions(settings, work)
+
+
+async def retrain_job(
+    settings: Settings, stop: threading.Event, min_new: int = 0, promote: bool = True
+) -> RetrainReport | None:
+    """Retrain (only with ``min_new`` new samples when that is set) and maybe promote."""
+    return await with_sessions(
+        settings, lambda sessions: retrain(settings, sessions, min_new, promote, stop)
+    )
+
+
+async def retrain_check_job(settings: Settings, stop: threading.Event) -> RetrainReport | None:
+    """The hourly check: retrain once ``DUMPIN_RETRAIN_MIN_NEW`` samples are new."""
+    return await retrain_job(settings, stop, min_new=settings.retrain_min_new)
+
+
+async def run_scheduled(settings: Settings, name: str, job: Job, stop: threading.Event) -> None:
+    """Run one job for the scheduler: errors are logged and sent to the admins, never raised."""
+    log.info("job %s started", name)
+    try:
+        result = await locked(settings, name, lambda: job(settings, stop))
+    except Stopped:
+        log.info("job %s stopped before its end", name)
+    except Exception as exc:
+        log.exception("job %s failed", name)
+        await alert_admins(
+            settings,
+            f"⚠️ Dumpin scheduler: job {name} failed: "
+            f"{type(exc).__name__}: {redact(str(exc), secrets(settings))}",
+        )
+    else:
+        log.info("job %s finished: %s", name, result)
+
+
+def run_command(settings: Settings, name: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run a job from the CLI under its lock; database failures become one-line errors."""
+    try:
+        return asyncio.run(locked(settings, name, work))
+    except DBAPIError as exc:
+        raise database_error(exc) from None
+    except (pymysql.MySQLError, sqlite3.Error) as exc:
+        raise DumpinError(f"database error: {str(exc).splitlines()[0]}") from None

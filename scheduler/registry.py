@@ -1,0 +1,82 @@
+"""The ``models`` table: the active model (the shipped one until a retrain records it),
+candidates, promotion and rollback. The caller commits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import DumpinError
+from db.models import HeldOutSample, Model, TrainingSample
+
+ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    """The ``model.json`` of a model directory."""
+    try:
+        card: dict[str, Any] = json.loads((model_dir / "model.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DumpinError(f"no readable model.json in {model_dir}: {exc}") from None
+    return card
+
+
+async def active_model(session: AsyncSession) -> Model | None:
+    """The row marked active (the newest one if several)."""
+    return await session.scalar(
+        select(Model).where(Model.status == ACTIVE).order_by(Model.id.desc()).limit(1)
+    )
+
+
+async def ensure_active(session: AsyncSession, shipped_dir: Path) -> Model:
+    """The active row; records the shipped model as active when the table has none."""
+    row = await active_model(session)
+    if row is not None:
+        return row
+    card = read_card(shipped_dir)
+    version = str(card["version"])
+    row = await session.scalar(select(Model).where(Model.version == version))
+    if row is None:
+        counts = card.get("dataset", {}).get("train_counts", {})
+        row = Model(
+            version=version, path=str(shipped_dir), dataset_size=sum(counts.values()), metrics={}
+        )
+        session.add(row)
+    row.status = ACTIVE
+    await session.flush()
+    return row
+
+
+async def promote(session: AsyncSession, model_id: int) -> Model:
+    """Make ``model_id`` the only active model (also the rollback of ``dumpin models activate``)."""
+    row = await session.get(Model, model_id)
+    if row is None:
+        raise DumpinError(f"no model with id {model_id}")
+    read_card(Path(row.path))  # refuse a model whose files are gone
+    await session.execute(
+        update(Model).where(Model.status == ACTIVE, Model.id != model_id).values(status=RETIRED)
+    )
+    row.status = ACTIVE
+    await session.flush()
+    return row
+
+
+async def list_models(session: AsyncSession) -> list[Model]:
+    """Every recorded model, newest first."""
+    return list(await session.scalars(select(Model).order_by(Model.id.desc())))
+
+
+async def new_samples(session: AsyncSession) -> int:
+    """Harvested samples added since the newest model row (of any status) was created."""
+    since = await session.scalar(select(func.max(Model.created_at)))
+    total = 0
+    for sample in (TrainingSample, HeldOutSample):
+        query = select(func.count()).select_from(sample).where(sample.source == "user")
+        if since is not None:
+            query = query.where(sample.added_at > since)
+        total += int(await session.scalar(query) or 0)
+    return total

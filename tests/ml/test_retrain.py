@@ -1,0 +1,52 @@
+"""Numpy-only head refit on a tiny dataset with the shipped backbone, and its cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml.classifier import Classifier
+from ml.embeddings import Backbone
+from ml.head import Head
+from ml.retrain import retrain
+
+
+def _tiny_dataset(dataset_dir: Path, root: Path) -> Path:
+    for split, count in (("train", 3), ("val", 1)):
+        for cls in ("verre", "papier", "electronique"):
+            for src in sorted((dataset_dir / split / cls).glob("*.jpg"))[:count]:
+                dst = root / split / cls / src.name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.symlink_to(src)
+    return root
+
+
+def test_retrain_head_uses_cache(
+    model_dir: Path, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _tiny_dataset(dataset_dir, tmp_path / "data")
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    calls = {"n": 0}
+    original = Backbone.embed
+
+    def counting(self: Backbone, image: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        return original(self, image)
+
+    monkeypatch.setattr(Backbone, "embed", counting)
+    card = retrain(data, model, tmp_path / "work", views=1)
+    assert calls["n"] == 9 * 2 + 3 * 2  # train plain + 1 view, val plain + scene
+    head = Head.load(model / "head.npz")
+    assert json.loads((model / "model.json").read_text())["version"] == card["version"]
+    assert card["metrics"]["val"]["n"] == 3
+    assert card["dataset"]["train_counts"]["verre"] == 3
+
+    retrain(data, model, tmp_path / "work", views=1)
+    assert calls["n"] == 24  # everything came from the embedding cache
+    np.testing.assert_array_equal(Head.load(model / "head.npz").W, head.W)
+    assert Classifier.load(model).classify_path(next((data / "val").glob("*/*.jpg"))).label

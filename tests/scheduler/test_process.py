@@ -1,0 +1,128 @@
+"""Reliability: the single-instance lock, admin alerts on failure, the scheduler process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy.engine import URL
+
+from bot.settings import Settings
+from scheduler.jobs import run_scheduled
+from scheduler.lock import LockBusy, instance_lock
+from scheduler.process import JOBS
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+
+
+async def test_lock_admits_one_holder(migrated_url: URL) -> None:
+    async with instance_lock(migrated_url, "scheduler"):
+        with pytest.raises(LockBusy, match="already running"):
+            async with instance_lock(migrated_url, "scheduler", wait=0.3):
+                pass
+        async with instance_lock(migrated_url, "job-backup"):  # other names are independent
+            pass
+    async with instance_lock(migrated_url, "scheduler"):  # released
+        pass
+
+
+async def test_failing_job_alerts_each_admin_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    received: list[tuple[str, dict[str, object]]] = []
+
+    async def send_message(request: web.Request) -> web.Response:
+        received.append((request.path, await request.json()))
+        return web.json_response({"ok": True, "result": {}})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/sendMessage", send_message)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = Settings(
+        data_dir=tmp_path,
+        telegram_token=TOKEN,  # type: ignore[arg-type]
+        telegram_api_url=f"http://127.0.0.1:{port}",
+        admin_ids="11,22",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+    async def broken(_settings: Settings, _stop: threading.Event) -> None:
+        raise RuntimeError("disk full")
+
+    try:
+        await run_scheduled(settings, "backup", broken, threading.Event())
+    finally:
+        await runner.cleanup()
+    assert sorted(body["chat_id"] for _, body in received) == [11, 22]  # type: ignore[type-var]
+    assert all("disk full" in str(body["text"]) for _, body in received)
+    assert "job backup failed" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_job_ids_are_stable() -> None:
+    assert [job_id for job_id, _, _ in JOBS] == ["backup", "harvest", "retrain", "retrain-check"]
+
+
+async def _start(data_dir: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "DUMPIN_DATA_DIR": str(data_dir), "DUMPIN_LOG_LEVEL": "INFO"}
+    env.pop("DUMPIN_DATABASE_URL", None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "scheduler",
+        cwd=tmp_cwd(data_dir),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+def tmp_cwd(data_dir: Path) -> Path:
+    """Run away from the repo so that no developer ``.env`` is read."""
+    return data_dir.parent
+
+
+async def _read_until(stream: asyncio.StreamReader, marker: str) -> str:
+    seen = ""
+    async with asyncio.timeout(30):
+        while marker not in seen:
+            line = await stream.readline()
+            if not line:
+                break
+            seen += line.decode()
+    return seen
+
+
+async def test_scheduler_process_lists_jobs_excludes_a_second_one_and_stops(
+    tmp_path: Path,
+) -> None:
+    first = await _start(tmp_path / "data")
+    assert first.stderr is not None
+    try:
+        started = await _read_until(first.stderr, "scheduler running")
+        for job_id, _, _ in JOBS:
+            assert f"job {job_id}: next run" in started
+        second = await _start(tmp_path / "data")
+        _, error = await asyncio.wait_for(second.communicate(), 30)
+        assert second.returncode == 1
+        assert "already running" in error.decode()
+        first.send_signal(signal.SIGTERM)
+        stopped = await _read_until(first.stderr, "scheduler stopped")
+        assert "scheduler stopped" in stopped
+        assert await asyncio.wait_for(first.wait(), 30) == 0
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()

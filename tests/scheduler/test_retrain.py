@@ -1,0 +1,169 @@
+"""Retraining on real images: candidate, promotion, refusal, rollback and hot reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cli import main
+from db.models import CLASSES, HeldOutSample, Model, TrainingSample
+from ml.classifier import Classifier
+from ml.head import train_head
+from scheduler.embedding import embed_files
+from scheduler.model_watch import watch_active_model
+from scheduler.registry import promote
+from scheduler.retrain import retrain
+from tests.scheduler.conftest import model_copy, settings_for
+
+
+async def _harvested_dechets_verts(
+    sessions: async_sessionmaker[AsyncSession], base: Path, data_dir: Path
+) -> None:
+    """Five harvested training and two test images of the class the shipped model lacks."""
+    files = sorted((base / "extra").iterdir())
+    async with sessions() as session:
+        for i, file in enumerate(files):
+            split = "train" if i < 5 else "test"
+            relative = f"dataset/{split}/dechets_verts/{file.name}"
+            (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, data_dir / relative)
+            row = dict(
+                image_sha256=file.stem.ljust(64, "0"),
+                path=relative,
+                label="dechets_verts",
+                source="user",
+            )
+            session.add(
+                TrainingSample(**row, subset="train") if split == "train" else HeldOutSample(**row)
+            )
+        await session.commit()
+
+
+async def _wait_for(classifier: Classifier, version: str) -> None:
+    for _ in range(200):
+        if classifier.version == version:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"classifier still on {classifier.version}, expected {version}")
+
+
+async def test_promotion_hot_reload_and_rollback(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    tiny_base: Path,
+    shipped_model: Path,
+) -> None:
+    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, shipped_model)
+    classifier = Classifier.load(shipped_model)
+    watcher = asyncio.create_task(watch_active_model(sessions, classifier, 0.02))
+    try:
+        first = await retrain(settings, sessions, allow_promotion=False)
+        assert first is not None and not first.promoted
+        async with sessions() as session:  # ``dumpin models activate``
+            await promote(session, first.model_id)
+            await session.commit()
+        await _wait_for(classifier, first.version)
+
+        await _harvested_dechets_verts(sessions, tiny_base, settings.data_dir)
+        report = await retrain(settings, sessions)
+        assert report is not None and report.promoted and report.reasons == []
+        assert report.candidate["macro_f1"] > report.active["macro_f1"]
+        assert report.candidate["per_class"]["dechets_verts"]["recall"] > 0
+        await _wait_for(classifier, report.version)
+        sample = next((tiny_base / "val" / "verre").iterdir())
+        assert (await asyncio.to_thread(classifier.classify_path, sample)).label in CLASSES
+
+        async with sessions() as session:
+            rows = {r.version: r for r in await session.scalars(select(Model))}
+        shipped_version = json.loads((shipped_model / "model.json").read_text())["version"]
+        assert rows[shipped_version].status == "retired"  # recorded on the first retrain
+        assert rows[first.version].status == "retired"
+        assert rows[report.version].status == "active"
+        model_dir = Path(rows[report.version].path)
+        card = json.loads((model_dir / "model.json").read_text())
+        assert "dechets_verts" in card["trained_classes"]  # learnable now that it has data
+        assert card["parent"] == first.version
+        assert set(os.listdir(model_dir)) == {
+            "backbone.tflite",
+            "head.npz",
+            "model.json",
+        }
+
+        async with sessions() as session:  # rollback
+            await promote(session, rows[first.version].id)
+            await session.commit()
+        await _wait_for(classifier, first.version)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+    assert await retrain(settings, sessions, min_new=1) is None  # nothing new since
+
+
+async def test_refusal_keeps_the_active_model(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    tiny_base: Path,
+    shipped_model: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    test_files = sorted((tiny_base / "val").glob("*/*"))
+    x = embed_files(shipped_model / "backbone.tflite", tmp_path / "data" / "embeddings", test_files)
+    y = np.array([CLASSES.index(p.parent.name) for p in test_files])
+    trained = np.isin(np.arange(len(CLASSES)), y)
+    seen_test = train_head(x, y, trained.astype(float), trained, iters=300)
+    strong = model_copy(shipped_model, tmp_path / "strong", "strong-1", seen_test)
+    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, strong)
+
+    report = await retrain(settings, sessions)
+    assert report is not None and not report.promoted
+    assert any("macro-F1" in reason for reason in report.reasons)
+    assert "stays a candidate" in caplog.text
+    async with sessions() as session:
+        statuses = {r.version: r.status for r in await session.scalars(select(Model))}
+    assert statuses == {"strong-1": "active", report.version: "candidate"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_models_cli_lists_and_activates(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    shipped_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with sessions() as session:
+        for version, status in (("old", "retired"), ("new", "active")):
+            session.add(
+                Model(
+                    version=version,
+                    path=str(shipped_model),
+                    status=status,
+                    created_at=datetime(2024, 1, 1),
+                    metrics={"accuracy": 0.5, "macro_f1": 0.4},
+                )
+            )
+        await session.commit()
+    monkeypatch.setenv("DUMPIN_DATABASE_URL", migrated_url.render_as_string(False))
+    monkeypatch.setenv("DUMPIN_DATA_DIR", str(tmp_path))
+    assert await asyncio.to_thread(main, ["models"]) == 0
+    assert "accuracy 0.5000" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["models", "activate", "1"]) == 0
+    assert await asyncio.to_thread(main, ["models", "activate", "99"]) == 1
+    assert "no model with id 99" in capsys.readouterr().err
+    async with sessions() as session:
+        statuses = {r.version: r.status for r in await session.scalars(select(Model))}
+    assert statuses == {"old": "active", "new": "retired"}
