@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from telegram import Update, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.ext import ContextTypes
 
 from bot.services import Services
@@ -56,6 +56,27 @@ async def who(update: Update, context: Context) -> Who:
     language = pick_language(saved_language, user.language_code, svc.settings.default_language)
     department = profile.department_code if profile else mem.get("department")
     return Who(user.id, language, department, profile is not None, translations(language).gettext)
+
+
+SAVERS = {"department": users.choose_department, "language": users.set_language}
+"""How each profile choice is stored for a consenting user."""
+
+
+async def save_choice(context: Context, profile: Who, key: str, value: str) -> None:
+    """Store a profile choice: in the database with consent, in RAM without."""
+    if not profile.consented:
+        memory(context)[key] = value
+        return
+    async with services(context).sessions() as session:
+        await SAVERS[key](session, profile.user_id, value)
+        await session.commit()
+
+
+def button_row(*buttons: tuple[str, str]) -> InlineKeyboardMarkup:
+    """One row of inline buttons from (text, callback data) pairs."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in buttons]]
+    )
 
 
 def translator(language: str) -> Translate:

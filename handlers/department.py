@@ -7,8 +7,8 @@ from typing import cast
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from db import geo, users
-from handlers.common import Context, Who, memory, services, who
+from db import geo
+from handlers.common import Context, Who, memory, save_choice, who
 
 MAX_CHOICES = 8
 """Buttons offered when a commune name exists in several départements."""
@@ -38,12 +38,7 @@ async def save_department(context: Context, profile: Who, code: str) -> str:
     """Save the choice (database or memory) and return the confirmation text."""
     department = geo.department(code)
     assert department is not None
-    if profile.consented:
-        async with services(context).sessions() as session:
-            await users.choose_department(session, profile.user_id, code)
-            await session.commit()
-    else:
-        memory(context)["department"] = code
+    await save_choice(context, profile, "department", code)
     return profile._("✅ Département saved: %(name)s (%(code)s). Send me a photo!") % {
         "name": department.name,
         "code": department.code,

@@ -5,24 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from db import users
 from handlers.answers import forget_memory
-from handlers.common import Context, services, who
+from handlers.common import Context, button_row, services, who
 
 
 async def on_forget(update: Update, context: Context) -> None:
     """Ask for confirmation."""
     profile = await who(update, context)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(profile._("🗑 Delete everything"), callback_data="forget:yes"),
-                InlineKeyboardButton(profile._("Cancel"), callback_data="forget:no"),
-            ]
-        ]
+    keyboard = button_row(
+        (profile._("🗑 Delete everything"), "forget:yes"), (profile._("Cancel"), "forget:no")
     )
     await cast(Message, update.effective_message).reply_text(
         profile._(

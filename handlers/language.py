@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import cast
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from db import users
-from handlers.common import Context, memory, services, translator, who
+from handlers.common import Context, button_row, save_choice, translator, who
 
 
 async def on_language(update: Update, context: Context) -> None:
     """Offer the two languages."""
     profile = await who(update, context)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("🇫🇷 Français", callback_data="lang:fr"),
-                InlineKeyboardButton("🇬🇧 English", callback_data="lang:en"),
-            ]
-        ]
-    )
+    keyboard = button_row(("🇫🇷 Français", "lang:fr"), ("🇬🇧 English", "lang:en"))
     await cast(Message, update.effective_message).reply_text(
         profile._("Choose your language:"), reply_markup=keyboard
     )
@@ -32,12 +24,7 @@ async def on_choice(update: Update, context: Context) -> None:
     query = cast(CallbackQuery, update.callback_query)
     profile = await who(update, context)
     language = (query.data or "").removeprefix("lang:")
-    if profile.consented:
-        async with services(context).sessions() as session:
-            await users.set_language(session, profile.user_id, language)
-            await session.commit()
-    else:
-        memory(context)["language"] = language
+    await save_choice(context, profile, "language", language)
     await query.answer()
     if isinstance(query.message, Message):
         _ = translator(language)

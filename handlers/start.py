@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import cast
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from db import users
-from handlers.common import Context, Who, memory, services, who
+from handlers.common import Context, Who, button_row, memory, services, who
 from handlers.department import ask_department
 
 
@@ -37,13 +37,8 @@ def privacy_text(profile: Who) -> str:
 async def on_start(update: Update, context: Context) -> None:
     """Send the welcome and privacy notice with the consent buttons."""
     profile = await who(update, context)
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(profile._("✅ I agree"), callback_data="consent:yes"),
-                InlineKeyboardButton(profile._("No thanks"), callback_data="consent:no"),
-            ]
-        ]
+    keyboard = button_row(
+        (profile._("✅ I agree"), "consent:yes"), (profile._("No thanks"), "consent:no")
     )
     await cast(Message, update.effective_message).reply_html(
         privacy_text(profile), reply_markup=keyboard
