@@ -20,6 +20,7 @@ async def test_bot_process_answers_and_stops(tmp_path: Path) -> None:
             "DUMPIN_TELEGRAM_TOKEN": DEFAULT_TOKEN,
             "DUMPIN_TELEGRAM_API_URL": tg.url,
             "DUMPIN_DATA_DIR": str(tmp_path),
+            "DUMPIN_HTTP_LISTEN": "127.0.0.1:0",
         }
         for step in (("db", "upgrade"), ("db", "seed")):
             setup = await asyncio.create_subprocess_exec(

@@ -41,6 +41,7 @@ async def test_conversation_and_metrics_over_the_webhook(hooked: Deployed) -> No
     [answer] = await tg.wait_for(
         "sendMessage", lambda r: r.params.get("reply_markup") is not None and r.seq > welcome.seq
     )
+    assert sent.message is not None
     assert answer.params["reply_parameters"]["message_id"] == sent.message["message_id"]
 
     await hooked.wait_metric('dumpin_updates_total{type="message"}', 2)
