@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import BotCommand, BotCommandScopeDefault
-from telegram.ext import AIORateLimiter, Application
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
 from bot.metrics import InstrumentedApplication, Metrics, trace_handlers
-from bot.request import RetryingRequest
+from bot.request import MessageRateLimiter, RetryingRequest
 from bot.services import Services
 from bot.settings import Settings
+from bot.updates import ConfirmingBot, PerChatProcessor
 from handlers import (
     department,
     errors,
@@ -44,28 +45,40 @@ COMMANDS = (
 def build_application(settings: Settings, services: Services | None = None) -> Application:  # type: ignore[type-arg]
     """The bot, ready for ``run_polling`` or a webhook server."""
     api = settings.telegram_api_url
+    bot = ConfirmingBot(
+        token=settings.token(),
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=RetryingRequest(
+            connection_pool_size=16, pool_timeout=10, read_timeout=30, write_timeout=30
+        ),
+        get_updates_request=RetryingRequest(read_timeout=40),
+        rate_limiter=MessageRateLimiter(overall_max_rate=settings.send_rate, max_retries=5),
+    )
     app = (
         Application.builder()
         .application_class(InstrumentedApplication)
-        .token(settings.token())
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .request(RetryingRequest(connection_pool_size=64, read_timeout=30, write_timeout=30))
-        .get_updates_request(RetryingRequest(read_timeout=40))
-        .rate_limiter(AIORateLimiter(max_retries=5))
-        .concurrent_updates(32)
+        .bot(bot)
+        .concurrent_updates(PerChatProcessor(16))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     app.bot_data["services"] = services = services or Services.open(settings)
     app.bot_data["metrics"] = Metrics(services.classifier)
+    app.add_handler(TypeHandler(Update, _skip_anonymous), group=-1)
     for feature in FEATURES:
         app.add_handlers(feature.HANDLERS)
     app.add_handlers(guide.FALLBACKS)
     app.add_error_handler(errors.on_error)
     trace_handlers(app)
     return app
+
+
+async def _skip_anonymous(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Updates without a user (channel posts, anonymous admins) are not for this bot."""
+    if update.effective_user is None:
+        raise ApplicationHandlerStop
 
 
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]

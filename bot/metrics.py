@@ -21,6 +21,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.logs import UPDATE, UpdateContext
+from bot.updates import ConfirmingBot
 from ml.classifier import Prediction
 
 log = logging.getLogger("dumpin.updates")
@@ -142,6 +143,8 @@ class InstrumentedApplication(Application[Any, Any, Any, Any, Any, Any]):
         try:
             await super().process_update(update)
         finally:
+            if isinstance(update, Update) and isinstance(self.bot, ConfirmingBot):
+                self.bot.handled(update.update_id)
             elapsed = time.perf_counter() - started
             counters = metrics(self.bot_data)
             counters.updates.labels(kind).inc()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -10,6 +12,14 @@ from bot.settings import Settings
 from db.media import MediaStore
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
+
+INFERENCE_THREADS = min(4, os.cpu_count() or 1)
+"""Decode + classify threads, each with its own interpreter: one per core is enough, more
+only cost memory (asyncio's default pool had 6 on 2 cores)."""
+
+
+def _inference_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(INFERENCE_THREADS, thread_name_prefix="inference")
 
 
 @dataclass
@@ -22,6 +32,7 @@ class Services:
     classifier: Classifier
     media: MediaStore
     reported_errors: set[str] = field(default_factory=set)
+    inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -37,5 +48,6 @@ class Services:
         )
 
     async def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and the inference threads."""
+        self.inference.shutdown(wait=False, cancel_futures=True)
         await self.engine.dispose()

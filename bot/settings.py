@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0:8080"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    send_rate: float = Field(default=30.0, ge=0.0)
+    """Messages per second the bot sends at most (Telegram's broadcast limit); 0: no limit."""
 
     @field_validator("default_language")
     @classmethod

@@ -99,7 +99,7 @@ async def _classify(
     data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
     try:
         classify = metrics(context.bot_data).timed(svc.classifier.classify_bytes)
-        prediction = await asyncio.to_thread(classify, data)
+        prediction = await asyncio.get_running_loop().run_in_executor(svc.inference, classify, data)
     except UnsupportedImage as exc:
         await message.reply_text(unsupported_text(profile, exc.reason))
         return None

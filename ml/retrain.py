@@ -26,7 +26,7 @@ from PIL import Image
 from ml.augment import AUGMENT_VERSION, augment, scene_view
 from ml.dataset import CLASSES, UNTRAINED, Sample, class_counts, list_split
 from ml.embeddings import Backbone, EmbeddingCache, file_sha256
-from ml.head import Head, balanced_class_weight, train_head
+from ml.head import L2, LABEL_SMOOTHING, Head, balanced_class_weight, train_head
 from ml.image_io import decode_path
 from ml.metrics import Metrics, compute_metrics
 from ml.preprocess import preprocess
@@ -182,6 +182,8 @@ def retrain(
     card["head"] = {
         "type": "softmax regression (numpy, ml.head)",
         "train_views": 1 + views,
+        "l2": L2,
+        "label_smoothing": LABEL_SMOOTHING,
         "augment_version": AUGMENT_VERSION,
         "seed": seed,
         "fitted": created.isoformat(timespec="seconds"),

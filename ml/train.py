@@ -265,13 +265,13 @@ def train(
     data_dir: Path,
     out_dir: Path,
     work_dir: Path,
-    epochs: int = 6,
+    epochs: int = 12,
     batch_size: int = 32,
     lr: float = 3e-4,
     views: int = 2,
     seed: int = 1234,
     limit: int | None = None,
-    budget_minutes: float = 70.0,
+    budget_minutes: float = 75.0,
     command: str = "",
 ) -> dict[str, Any]:
     """Train, export and write ``backbone.tflite``, ``head.npz``, ``model.json`` to ``out_dir``.
@@ -385,13 +385,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="dataset root (train/, val/)")
     parser.add_argument("--out", type=Path, default=Path("ml/models"))
     parser.add_argument("--work", type=Path, required=True, help="cache/checkpoint folder")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
-    parser.add_argument("--budget-minutes", type=float, default=70.0)
+    parser.add_argument("--budget-minutes", type=float, default=75.0)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = "python -m ml.train " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -25,6 +25,13 @@ EXPECTED = {
     "val/electronique/00c2d826b84724be.jpg": "electronique",
     "val/cuir/0298e49164f1d0e5.jpg": "cuir",
     "val/metal/00b839dae01458d8.jpg": "metal",
+    "val/bois/00c5ac0133ab521f.jpg": "bois",
+    "val/papier/007998663d0167e5.jpg": "papier",
+    "val/plastique/006ce586eb3895b1.jpg": "plastique",
+    "val/alimentaire/020f18b05094d8a8.jpg": "alimentaire",
+    "val/textile/0546cc660754f24c.jpg": "textile",
+    "val/pierre/07d0c73e4020f8c4.jpg": "pierre",
+    "val/autre/04bce944406c3f65.jpg": "autre",
 }
 
 

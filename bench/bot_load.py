@@ -1,0 +1,431 @@
+"""Load benchmark of the real ``dumpin bot`` process through a fake Bot API on 127.0.0.1.
+
+Simulated users send phone-size photos (1280x960 JPEGs from the shared val split), albums,
+button presses and commands at an open-loop rate; the bench measures the time from the update
+being available on the fake server to the bot's reply reaching it, the answered rate, the
+backlog, and the bot's CPU and RSS.
+
+Usage::
+
+    python bench/bot_load.py --db sqlite --rate 30 --seconds 60 --users 200
+    python bench/bot_load.py --db mysql --rate 60 --send-rate 0 --mix photos
+    python bench/bot_load.py --quick
+
+``--send-rate`` is the bot's outgoing message limit (``DUMPIN_SEND_RATE``): 30 as deployed,
+0 to switch the limiter off and measure the bot's processing capacity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.botproc import (  # noqa: E402
+    BenchTelegram,
+    ProcStats,
+    add_users,
+    database,
+    phone_photos,
+    running_bot,
+    scalar,
+)
+from tests.fake_telegram import FakeUser  # noqa: E402
+from tests.fake_telegram.updates import JSONDict  # noqa: E402
+
+MIXES = {
+    "photos": {"photo": 1.0},
+    "mixed": {"photo": 0.7, "album": 0.05, "button": 0.15, "command": 0.1},
+}
+COMMANDS = (("historique", None), ("departement", "33"), ("aide", None))
+ALBUM_SIZE = 3
+DRAIN_SECONDS = 30.0
+CONSENTING = 0.75
+"""Share of users who accepted the privacy notice (their photos are stored and recorded)."""
+
+
+@dataclass
+class Tracker:
+    """Pending actions and their latencies, fed by the fake server's reply observer."""
+
+    started: float = field(default_factory=time.monotonic)
+    pending_photos: dict[tuple[int, int], tuple[str, float, int]] = field(default_factory=dict)
+    pending_queries: dict[str, float] = field(default_factory=dict)
+    pending_commands: dict[int, deque[float]] = field(default_factory=dict)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    answered_at: list[tuple[float, str, int]] = field(default_factory=list)
+    answers: dict[int, tuple[int, str]] = field(default_factory=dict)
+    """Per chat: the bot's latest photo answer (message id, first button) to press later."""
+    other_replies: int = 0
+    closed: bool = False
+    """Set once the run is measured: later replies (the bot stopping) are not counted."""
+    replied: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def settled(self, seconds: float) -> None:
+        """Wait until nothing is outstanding, ``seconds`` at most."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while self.outstanding():
+                    self.replied.clear()
+                    await self.replied.wait()
+
+    def expect_photo(self, kind: str, chat: int, message_id: int, photos: int) -> None:
+        """A photo (or an album, keyed by its first message) now waits for its answer."""
+        self.pending_photos[(chat, message_id)] = (kind, time.monotonic(), photos)
+
+    def expect_query(self, query_id: str) -> None:
+        """A button press now waits for ``answerCallbackQuery``."""
+        self.pending_queries[query_id] = time.monotonic()
+
+    def expect_command(self, chat: int) -> None:
+        """A command now waits for an unquoted message in its chat."""
+        self.pending_commands.setdefault(chat, deque()).append(time.monotonic())
+
+    def outstanding(self) -> int:
+        """Actions still waiting for their reply."""
+        commands = sum(len(q) for q in self.pending_commands.values())
+        return len(self.pending_photos) + len(self.pending_queries) + commands
+
+    def _done(self, kind: str, since: float, photos: int = 0) -> None:
+        if self.closed:
+            return
+        now = time.monotonic()
+        self.latencies.setdefault(kind, []).append(now - since)
+        self.answered_at.append((now - self.started, kind, photos))
+
+    def on_reply(self, method: str, params: JSONDict, result: Any) -> None:
+        """Match a reply of the bot to the action waiting for it."""
+        self.replied.set()
+        if method == "answerCallbackQuery":
+            since = self.pending_queries.pop(str(params.get("callback_query_id")), None)
+            if since is not None:
+                self._done("button", since)
+            return
+        chat = int(params["chat_id"])
+        reply = params.get("reply_parameters")
+        if isinstance(reply, str):
+            reply = json.loads(reply)
+        if isinstance(reply, dict):
+            pending = self.pending_photos.pop((chat, int(reply["message_id"])), None)
+            if pending is not None:
+                kind, since, photos = pending
+                self._done(kind, since, photos)
+                self._remember(chat, result)
+                return
+        commands = self.pending_commands.get(chat)
+        if reply is None and commands:
+            self._done("command", commands.popleft())
+            return
+        self.other_replies += 1
+
+    def _remember(self, chat: int, result: Any) -> None:
+        markup = result.get("reply_markup") if isinstance(result, dict) else None
+        rows = (markup or {}).get("inline_keyboard") or []
+        if rows and rows[0]:
+            self.answers[chat] = (int(result["message_id"]), str(rows[0][0]["callback_data"]))
+
+
+@dataclass
+class Sample:
+    """One per second: backlog and the bot's resources."""
+
+    t: float
+    outstanding: int
+    queued: int
+    cpu: float
+    rss_mb: float
+
+
+@dataclass
+class Result:
+    """What one run measured."""
+
+    db: str
+    mix: str
+    send_rate: float
+    offered_rate: float
+    seconds: float
+    users: int
+    sent: dict[str, int]
+    answered: dict[str, int]
+    photos_per_s: float
+    latency_ms: dict[str, dict[str, float]]
+    lost: int
+    drain_s: float
+    backlog_max: int
+    backlog_end: int
+    backlog_slope: float
+    cpu_avg: float
+    cpu_max: float
+    cpu_ms_per_photo: float
+    loop_cpu_ms_per_photo: float
+    """Of which the event loop thread (the rest: decode and inference threads, SQLite)."""
+    rss_max_mb: float
+    bench_cpu_avg: float
+    samples: list[Sample]
+
+
+class Load:
+    """Drives ``users`` simulated users at ``rate`` actions per second."""
+
+    def __init__(self, tg: BenchTelegram, tracker: Tracker, users: list[FakeUser], mix: str):
+        self.tg, self.tracker, self.users = tg, tracker, users
+        self.photos = phone_photos(26)
+        self.kinds, self.weights = zip(*MIXES[mix].items(), strict=True)
+        self.sent: dict[str, int] = {}
+        self.random = random.Random(8)
+        self.albums = 0
+
+    async def act(self) -> None:
+        """One action of a random user."""
+        user = self.random.choice(self.users)
+        kind = self.random.choices(self.kinds, self.weights)[0]
+        if kind == "button" and user.id not in self.tracker.answers:
+            kind = "photo"
+        if kind == "photo":
+            sent = await self.tg.send_photo(user, self.random.choice(self.photos))
+            assert sent.message is not None
+            self.tracker.expect_photo("photo", user.id, sent.message["message_id"], 1)
+        elif kind == "album":
+            self.albums += 1
+            group = f"album-{self.albums}"
+            first = None
+            for _ in range(ALBUM_SIZE):
+                photo = self.random.choice(self.photos)
+                sent = await self.tg.send_photo(user, photo, media_group_id=group)
+                assert sent.message is not None
+                first = first or sent.message["message_id"]
+            assert first is not None
+            self.tracker.expect_photo("album", user.id, first, ALBUM_SIZE)
+        elif kind == "button":
+            message_id, data = self.tracker.answers.pop(user.id)
+            sent = await self.tg.press_button(user, message_id, data, check=False)
+            assert sent.callback_query is not None
+            self.tracker.expect_query(str(sent.callback_query["id"]))
+        else:
+            command, args = self.random.choice(COMMANDS)
+            self.tracker.expect_command(user.id)
+            await self.tg.send_command(user, command, args)
+        self.sent[kind] = self.sent.get(kind, 0) + 1
+
+    async def run(self, rate: float, seconds: float) -> None:
+        """Open loop: action ``i`` is due at ``i / rate`` seconds, whatever the bot does."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.act()
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {
+        "n": len(ordered),
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(1000 * ordered[-1], 1),
+    }
+
+
+async def _sample(tracker: Tracker, tg: BenchTelegram, bot: ProcStats, out: list[Sample]) -> None:
+    bot.cpu_percent()
+    while True:
+        await asyncio.sleep(1.0)
+        rss, _ = bot.memory_mb()
+        out.append(
+            Sample(
+                round(time.monotonic() - tracker.started, 1),
+                tracker.outstanding(),
+                len(tg.pending_updates()),
+                round(bot.cpu_percent(), 1),
+                round(rss, 1),
+            )
+        )
+
+
+async def run(args: argparse.Namespace) -> Result:
+    """Set up a database and the bot process, play the load, collect the figures."""
+    tracker = Tracker()
+    with tempfile.TemporaryDirectory(prefix="dumpin-load-") as tmp:
+        data_dir = Path(tmp)
+        async with database(args.db, data_dir) as url:
+            ids = list(range(10_000, 10_000 + args.users))
+            await add_users(url, ids[: int(len(ids) * CONSENTING)])
+            tg = BenchTelegram(tracker.on_reply)
+            async with tg:
+                users = [tg.user(uid) for uid in ids]
+                env = {"DUMPIN_SEND_RATE": str(args.send_rate)}
+                profile = ("-m", "cProfile", "-o", str(args.profile)) if args.profile else ()
+                if args.checkout != REPO:
+                    env["DUMPIN_SHIPPED_MODEL_DIR"] = str(REPO / "ml" / "models")
+                async with running_bot(tg, url, data_dir, env, profile, args.checkout) as bot:
+                    load = Load(tg, tracker, users, args.mix)
+                    stats = ProcStats(bot.pid)
+                    await _warm_up(load, tracker)
+                    tracker.started = time.monotonic()
+                    tracker.answered_at.clear()
+                    tracker.latencies.clear()
+                    load.sent.clear()
+                    samples: list[Sample] = []
+                    sampler = asyncio.create_task(_sample(tracker, tg, stats, samples))
+                    bench_cpu = time.process_time()
+                    cpu = (stats.cpu_seconds(), stats.cpu_seconds(bot.pid))
+                    await load.run(args.rate, args.seconds)
+                    drain_started = time.monotonic()
+                    await tracker.settled(DRAIN_SECONDS)
+                    drain = time.monotonic() - drain_started
+                    lost = tracker.outstanding()
+                    tracker.closed = True
+                    bench_cpu = time.process_time() - bench_cpu
+                    cpu = (stats.cpu_seconds() - cpu[0], stats.cpu_seconds(bot.pid) - cpu[1])
+                    sampler.cancel()
+                    _, rss_peak = stats.memory_mb()
+                rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
+    print(f"rows recorded: {rows}", file=sys.stderr)
+    return _result(args, tracker, load, samples, drain, rss_peak, bench_cpu, cpu, lost)
+
+
+async def _warm_up(load: Load, tracker: Tracker) -> None:
+    """A few photos first so model loading and connection set-up are not measured."""
+    for _ in range(4):
+        await load.act()
+    await tracker.settled(60)
+
+
+def _result(
+    args: argparse.Namespace,
+    tracker: Tracker,
+    load: Load,
+    samples: list[Sample],
+    drain: float,
+    rss_peak: float,
+    bench_cpu: float,
+    cpu: tuple[float, float],
+    lost: int,
+) -> Result:
+    window = [(t, photos) for t, _, photos in tracker.answered_at if t <= args.seconds]
+    answered: dict[str, int] = {}
+    for _, kind, _ in tracker.answered_at:
+        answered[kind] = answered.get(kind, 0) + 1
+    half = len(samples) // 2
+    first = [s.outstanding for s in samples[:half]] or [0]
+    second = [s.outstanding for s in samples[half:]] or [0]
+    cpus = [s.cpu for s in samples] or [0.0]
+    photos = max(1, sum(photos for _, _, photos in tracker.answered_at))
+    return Result(
+        db=args.db,
+        mix=args.mix,
+        send_rate=args.send_rate,
+        offered_rate=args.rate,
+        seconds=args.seconds,
+        users=args.users,
+        sent=load.sent,
+        answered=answered,
+        photos_per_s=round(sum(photos for _, photos in window) / args.seconds, 1),
+        latency_ms={kind: _percentiles(v) for kind, v in sorted(tracker.latencies.items())},
+        lost=lost,
+        drain_s=round(drain, 2),
+        backlog_max=max((s.outstanding for s in samples), default=0),
+        backlog_end=samples[-1].outstanding if samples else 0,
+        backlog_slope=round((statistics.mean(second) - statistics.mean(first)) / max(half, 1), 2),
+        cpu_avg=round(statistics.mean(cpus), 1),
+        cpu_max=round(max(cpus), 1),
+        cpu_ms_per_photo=round(1000 * cpu[0] / photos, 1),
+        loop_cpu_ms_per_photo=round(1000 * cpu[1] / photos, 1),
+        rss_max_mb=round(max(rss_peak, *(s.rss_mb for s in samples)), 1),
+        bench_cpu_avg=round(100 * bench_cpu / (args.seconds + drain), 1),
+        samples=samples,
+    )
+
+
+def summary(result: Result) -> str:
+    """The human-readable table."""
+    limiter = "off" if not result.send_rate else f"{result.send_rate:g} msg/s"
+    lines = [
+        f"db={result.db} mix={result.mix} send limiter={limiter} users={result.users} "
+        f"offered={result.offered_rate:g}/s for {result.seconds:g}s",
+        f"sent      {result.sent}",
+        f"answered  {result.answered}   lost={result.lost}",
+        f"photos/s answered (in window): {result.photos_per_s}",
+        f"drain after load: {result.drain_s}s   backlog max={result.backlog_max} "
+        f"end={result.backlog_end} slope={result.backlog_slope}/s",
+        f"bot CPU avg {result.cpu_avg}% max {result.cpu_max}% (of one core; 2 cores = 200%)"
+        f"   RSS max {result.rss_max_mb} MB   bench CPU avg {result.bench_cpu_avg}%",
+        f"bot CPU per photo {result.cpu_ms_per_photo} ms, of which event loop "
+        f"{result.loop_cpu_ms_per_photo} ms",
+        "",
+        f"{'kind':<8} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'max ms':>9}",
+    ]
+    for kind, p in result.latency_ms.items():
+        lines.append(
+            f"{kind:<8} {p['n']:>6.0f} {p['p50']:>9.1f} {p['p95']:>9.1f} "
+            f"{p['p99']:>9.1f} {p['max']:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "mysql"), default="sqlite")
+    parser.add_argument("--rate", type=float, default=30.0, help="actions offered per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="mixed")
+    parser.add_argument(
+        "--send-rate",
+        type=float,
+        default=30.0,
+        help="the bot's outgoing message limit (msg/s); 0 switches the limiter off",
+    )
+    parser.add_argument("--quick", action="store_true", help="10 s at 10/s with 20 users")
+    parser.add_argument("--json", type=Path, help="also write the full result here")
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=REPO,
+        help="run the bot from this checkout (e.g. a git worktree of an older commit)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run the bot under cProfile (event loop thread) into this file"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rate, args.seconds, args.users = 10.0, 10.0, 20
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one load and print its summary."""
+    args = parse_args(argv)
+    result = asyncio.run(run(args))
+    print(summary(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(asdict(result), indent=1))
+    return 0 if result.lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
