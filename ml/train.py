@@ -379,11 +379,10 @@ def train(
     return card
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training options (shared by ``python -m ml.train`` and ``dumpin train``)."""
     parser.add_argument("--data", type=Path, required=True, help="dataset root (train/, val/)")
-    parser.add_argument("--out", type=Path, default=Path("ml/models"))
+    parser.add_argument("--out", type=Path, default=Path("ml/models"), help="model folder")
     parser.add_argument("--work", type=Path, required=True, help="cache/checkpoint folder")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -392,9 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
     parser.add_argument("--budget-minutes", type=float, default=75.0)
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    """Train with parsed :func:`add_arguments` options; ``command`` goes into the model card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    command = "python -m ml.train " + " ".join(sys.argv[1:] if argv is None else argv)
     train(
         args.data,
         args.out,
@@ -408,6 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.budget_minutes,
         command,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    run(args, "python -m ml.train " + " ".join(sys.argv[1:] if argv is None else argv))
     return 0
 
 

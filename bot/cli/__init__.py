@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "stats",
     "classify",
     "evaluate",
+    "train",
     "backup",
     "restore",
     "harvest",

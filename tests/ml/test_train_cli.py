@@ -1,0 +1,40 @@
+"""``dumpin train`` end to end on a handful of images, then ``dumpin evaluate`` on its output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run_cli
+
+pytestmark = pytest.mark.train
+
+
+def test_train_smoke_run_produces_a_usable_model(tmp_path: Path, dataset_dir: Path) -> None:
+    pytest.importorskip("tensorflow")
+    out, work = tmp_path / "out", tmp_path / "work"
+    result = run_cli(
+        "train",
+        "--data",
+        str(dataset_dir),
+        "--out",
+        str(out),
+        "--work",
+        str(work),
+        "--limit",
+        "26",
+        "--epochs",
+        "1",
+        "--views",
+        "1",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((out / "model.json").read_text())
+    assert card["training_command"].startswith("dumpin train --data")
+    assert "dechets_verts" in card["untrained_classes"]
+    evaluated = run_cli("evaluate", str(dataset_dir / "val"), "--model", str(out), "--json")
+    assert evaluated.returncode == 0
+    assert json.loads(evaluated.stdout)["n"] == 1574
