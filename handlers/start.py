@@ -68,7 +68,7 @@ async def on_consent(update: Update, context: Context) -> None:
     )
     message = query.message
     if isinstance(message, Message):
-        await message.edit_text(text)
+        await message.edit_text(f"{privacy_text(profile)}\n\n{text}", parse_mode="HTML")
         profile = await who(update, context)
         if profile.department_code is None:
             await ask_department(message, profile, context)
