@@ -1,5 +1,6 @@
 """Time one head retraining on 10,000 embeddings (13 classes, 1280-d), as ``dumpin retrain``
-fits it: ``python bench/retrain.py [--n 10000]`` (synthetic class clusters)."""
+fits it: ``python bench/retrain.py [--n 10000]`` (synthetic class clusters). Each training
+image gives ``head.train_views`` rows (plain + augmented views, 3 for the shipped model)."""
 
 from __future__ import annotations
 

@@ -21,21 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-CLASSES: tuple[str, ...] = (
-    "bois",
-    "carton",
-    "cuir",
-    "textile",
-    "alimentaire",
-    "dechets_verts",
-    "electronique",
-    "metal",
-    "papier",
-    "pierre",
-    "plastique",
-    "verre",
-    "autre",
-)
+import ml.dataset
+
+CLASSES: tuple[str, ...] = ml.dataset.CLASSES
 """The 13 waste classes, in the model's label order."""
 
 NATIONAL = "*"

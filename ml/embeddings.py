@@ -79,14 +79,24 @@ class EmbeddingCache:
         tmp.replace(self._file(view))
 
     def get_or_compute(
-        self, view: str, paths: list[Path], compute: Callable[[list[Path]], np.ndarray]
+        self,
+        view: str,
+        paths: list[Path],
+        compute: Callable[[list[Path]], np.ndarray],
+        chunk: int | None = None,
     ) -> np.ndarray:
-        """Embeddings [N, D] for ``paths``, computing (and caching) the missing ones."""
+        """Embeddings [N, D] for ``paths``, computing (and caching) the missing ones.
+
+        With ``chunk``, the missing files are computed ``chunk`` at a time and the cache is
+        written after each chunk, so an interrupted run keeps its progress.
+        """
         keys = [file_sha256(p) for p in paths]
         table = self.load(view)
         missing = [i for i, k in enumerate(keys) if k not in table]
-        if missing:
-            new = compute([paths[i] for i in missing])
-            table.update({keys[i]: new[j] for j, i in enumerate(missing)})
+        step = chunk or len(missing) or 1
+        for start in range(0, len(missing), step):
+            part = missing[start : start + step]
+            new = compute([paths[i] for i in part])
+            table.update({keys[i]: new[j] for j, i in enumerate(part)})
             self.save(view, table)
         return np.stack([table[k] for k in keys])

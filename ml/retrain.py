@@ -11,14 +11,16 @@ Usage: ``python -m ml.retrain --data DIR --model ml/models --work DIR``
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from PIL import Image
@@ -29,7 +31,7 @@ from ml.embeddings import Backbone, EmbeddingCache, file_sha256
 from ml.head import L2, LABEL_SMOOTHING, Head, balanced_class_weight, train_head
 from ml.image_io import decode_path
 from ml.metrics import Metrics, compute_metrics
-from ml.preprocess import preprocess
+from ml.preprocess import INPUT_SIZE, preprocess
 
 SCENE_SEED = 20240
 TRAINED = np.array([c not in UNTRAINED for c in CLASSES])
@@ -60,51 +62,177 @@ def load_images(samples: Sequence[Sample]) -> dict[Path, Image.Image]:
     return {s.path: decode_path(s.path) for s in samples}
 
 
-class ViewEmbedder:
-    """Embeds dataset images with a TFLite backbone, through the embedding cache."""
+Loader = Callable[[Path], Image.Image]
+"""Decodes one image file (e.g. :func:`ml.image_io.decode_path`)."""
+DECODE_CACHE = 64
+"""Decoded images a :class:`ViewEmbedder` keeps (its loader is called again for others)."""
+BACKGROUNDS = 128
+"""Images in a bounded background pool (:func:`background_sample`)."""
 
-    def __init__(self, tflite: Path, cache_root: Path, images: dict[Path, Image.Image]) -> None:
+
+class LazyImages(Sequence[Image.Image]):
+    """The images of ``paths``, decoded by ``load`` only when accessed."""
+
+    def __init__(self, paths: Sequence[Path], load: Loader) -> None:
+        self.paths = list(paths)
+        self.load = load
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, index: int) -> Image.Image: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Image.Image]: ...
+
+    def __getitem__(self, index: int | slice) -> Image.Image | list[Image.Image]:
+        if isinstance(index, slice):
+            return [self.load(p) for p in self.paths[index]]
+        return self.load(self.paths[index])
+
+
+def background_sample(paths: Sequence[Path], k: int = BACKGROUNDS, seed: int = 0) -> list[Path]:
+    """A deterministic sample of at most ``k`` of ``paths`` (depends only on the set)."""
+    ordered = sorted(set(paths))
+    if len(ordered) <= k:
+        return ordered
+    idx = np.random.default_rng(seed).choice(len(ordered), k, replace=False)
+    return [ordered[i] for i in sorted(idx)]
+
+
+class ViewEmbedder:
+    """Embeds dataset images with a TFLite backbone, through the embedding cache.
+
+    ``images`` is a ``{path: decoded image}`` mapping or a loader called (through a small
+    cache) only for images whose embedding is not cached yet. A loader error listed in
+    ``unreadable`` gives a row of NaN (cached too); ``interrupt`` is called before each
+    embedding (it may raise to stop); ``chunk`` files are embedded between cache writes.
+    """
+
+    def __init__(
+        self,
+        tflite: Path,
+        cache_root: Path,
+        images: Mapping[Path, Image.Image] | Loader = decode_path,
+        *,
+        unreadable: tuple[type[Exception], ...] = (),
+        interrupt: Callable[[], None] | None = None,
+        chunk: int | None = None,
+    ) -> None:
         self.backbone = Backbone(tflite, num_threads=2)
         self.cache = EmbeddingCache(cache_root, self.backbone.id)
-        self.images = images
+        self.load: Loader = (
+            images.__getitem__
+            if isinstance(images, Mapping)
+            else functools.lru_cache(maxsize=DECODE_CACHE)(images)
+        )
+        self.unreadable = unreadable
+        self.interrupt = interrupt
+        self.chunk = chunk
+        self._blank: np.ndarray | None = None
+
+    def _nan_row(self) -> np.ndarray:
+        if self._blank is None:
+            zeros = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+            self._blank = np.full_like(self.backbone.embed(zeros), np.nan)
+        return self._blank
 
     def _run(self, paths: list[Path], make: Callable[[Path], np.ndarray]) -> np.ndarray:
         total = len(paths)
-
-        def progress(i: int) -> None:
+        rows: list[np.ndarray | None] = []
+        for i, path in enumerate(paths, 1):
+            if self.interrupt is not None:
+                self.interrupt()
+            try:
+                image = make(path)
+            except self.unreadable:
+                rows.append(None)
+            else:
+                rows.append(self.backbone.embed(image))
             if i % 2000 == 0 or i == total:
                 log(f"    embedded {i}/{total}")
+        if not rows:
+            return np.zeros((0, 1280), np.float32)
+        return np.stack([self._nan_row() if r is None else r for r in rows])
 
-        return self.backbone.embed_many((make(p) for p in paths), progress)
+    def _cached(
+        self, key: str, paths: list[Path], make: Callable[[Path], np.ndarray]
+    ) -> np.ndarray:
+        return self.cache.get_or_compute(key, paths, lambda ps: self._run(ps, make), self.chunk)
 
     def plain(self, paths: list[Path]) -> np.ndarray:
         """Embeddings of the runtime preprocessing of each file."""
-        return self.cache.get_or_compute(
-            "plain", paths, lambda ps: self._run(ps, lambda p: preprocess(self.images[p]))
-        )
+        return self._cached("plain", paths, lambda p: preprocess(self.load(p)))
 
-    def augmented(self, paths: list[Path], view: int, seed: int) -> np.ndarray:
-        """One deterministic augmented view per file (backgrounds drawn from ``paths``)."""
-        others = [self.images[p] for p in paths]
+    def augmented(
+        self, paths: list[Path], view: int, seed: int, backgrounds: Sequence[Path] | None = None
+    ) -> np.ndarray:
+        """One deterministic augmented view per file.
+
+        Photo backgrounds are drawn from ``paths`` (decoded on demand), or from the bounded
+        pool ``backgrounds`` (decoded once, only if a view must be computed; unreadable
+        files skipped), which is then part of the cache key.
+        """
+        key = f"aug{view}_seed{seed}_a{AUGMENT_VERSION}"
+        others: Sequence[Image.Image] = LazyImages(paths, self.load)
+        pool: list[Image.Image] | None = None
+        if backgrounds is not None:
+            digest = hashlib.sha256(
+                "\n".join(file_sha256(p) for p in backgrounds).encode()
+            ).hexdigest()
+            key += f"_bg{digest[:12]}"
 
         def make(p: Path) -> np.ndarray:
+            nonlocal pool, others
+            if backgrounds is not None and pool is None:
+                pool = self._readable(backgrounds)
+                others = pool
             rng = np.random.default_rng([seed, view, int(file_sha256(p, 12), 16)])
-            return augment(self.images[p], rng, others)
+            return augment(self.load(p), rng, others)
 
-        key = f"aug{view}_seed{seed}_a{AUGMENT_VERSION}"
-        return self.cache.get_or_compute(key, paths, lambda ps: self._run(ps, make))
+        return self._cached(key, paths, make)
+
+    def _readable(self, paths: Sequence[Path]) -> list[Image.Image]:
+        images = []
+        for path in paths:
+            try:
+                images.append(self.load(path))
+            except self.unreadable:
+                continue
+        return images
 
     def scene(self, paths: list[Path]) -> np.ndarray:
         """Embeddings of the deterministic val-scene composites of ``paths``
         (item ``paths[i]`` composited with seed ``SCENE_SEED + i``)."""
-        others = [self.images[p] for p in paths]
+        others = LazyImages(paths, self.load)
         index = {p: i for i, p in enumerate(paths)}
 
         def make(p: Path) -> np.ndarray:
-            return scene_view(self.images[p], SCENE_SEED + index[p], others)
+            return scene_view(self.load(p), SCENE_SEED + index[p], others)
 
         key = f"scene{SCENE_SEED}_n{len(paths)}_a{AUGMENT_VERSION}"
-        return self.cache.get_or_compute(key, paths, lambda ps: self._run(ps, make))
+        return self._cached(key, paths, make)
+
+
+def train_on_views(
+    emb: ViewEmbedder,
+    paths: list[Path],
+    y: np.ndarray,
+    trained: np.ndarray,
+    views: int,
+    seed: int,
+    backgrounds: Sequence[Path] | None = None,
+) -> Head:
+    """A head fitted on plain + ``views`` augmented embeddings of ``paths``, class-weighted
+    on the images of the ``trained`` classes."""
+    X = [emb.plain(paths)] + [emb.augmented(paths, v, seed, backgrounds) for v in range(views)]
+    return train_head(
+        np.concatenate(X),
+        np.tile(y, len(X)),
+        balanced_class_weight(y[trained[y]], len(CLASSES)),
+        trained,
+    )
 
 
 @dataclass(frozen=True)
@@ -120,15 +248,8 @@ def fit_head(
     emb: ViewEmbedder, train: list[Sample], val: list[Sample], views: int, seed: int
 ) -> HeadFit:
     """Fit the head on plain + ``views`` augmented embeddings of ``train``; score on val."""
-    paths = [s.path for s in train]
     y = np.array([s.label for s in train])
-    X = [emb.plain(paths)] + [emb.augmented(paths, v, seed) for v in range(views)]
-    head = train_head(
-        np.concatenate(X),
-        np.tile(y, len(X)),
-        balanced_class_weight(y[TRAINED[y]], len(CLASSES)),
-        TRAINED,
-    )
+    head = train_on_views(emb, [s.path for s in train], y, TRAINED, views, seed)
     val_paths = [s.path for s in val]
     vy = np.array([s.label for s in val])
     plain = head.predict_proba(emb.plain(val_paths)).argmax(1)
@@ -168,10 +289,8 @@ def retrain(
     if list(card["classes"]) != list(CLASSES):
         raise ValueError("model.json classes differ from ml.dataset.CLASSES")
     train_s, val_s = load_splits(data_dir, limit, seed)
-    log(f"{len(train_s)} train / {len(val_s)} val images; decoding")
-    emb = ViewEmbedder(
-        model_dir / "backbone.tflite", Path(work_dir) / "embeddings", load_images(train_s + val_s)
-    )
+    log(f"{len(train_s)} train / {len(val_s)} val images")
+    emb = ViewEmbedder(model_dir / "backbone.tflite", Path(work_dir) / "embeddings")
     fit = fit_head(emb, train_s, val_s, views, seed)
     log(
         f"val {fit.val.accuracy:.4f} macro-F1 {fit.val.macro_f1:.4f} "

@@ -21,10 +21,9 @@ from bot.settings import Settings
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
 from scheduler.backup import BackupReport, archive_media, write_backup
-from scheduler.embedding import Stopped
 from scheduler.harvest import HarvestReport, harvest
 from scheduler.lock import instance_lock
-from scheduler.retrain import RetrainReport, retrain
+from scheduler.retrain import RetrainReport, Stopped, retrain
 
 T = TypeVar("T")
 Job = Callable[[Settings, threading.Event], Awaitable[object]]

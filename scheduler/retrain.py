@@ -22,18 +22,29 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import DumpinError
 from bot.settings import Settings
 from db.models import CLASSES, HeldOutSample, Model, TrainingSample
+from ml.augment import AUGMENT_VERSION
 from ml.dataset import list_split
-from ml.head import Head, balanced_class_weight, train_head
+from ml.head import L2, LABEL_SMOOTHING, Head
+from ml.image_io import UnsupportedImage, decode_path
 from ml.metrics import Metrics, compute_metrics
-from scheduler.embedding import embed_files
+from ml.retrain import ViewEmbedder, background_sample, train_on_views
 from scheduler.registry import CANDIDATE, ensure_active, new_samples, promote, read_card
 
 MIN_TRAIN_PER_CLASS = 5
 """A class is learnable with this many training images and at least one test image."""
 MAX_ACCURACY_DROP = 0.005
 MAX_RECALL_DROP = 0.15
+TRAIN_VIEWS, SEED = 3, 1234
+"""Plain + augmented views per training image and their seed when the active model's card
+does not say (its ``head.train_views`` / ``head.seed``, as written by ``ml.retrain``)."""
+CHUNK = 2000
+"""Files embedded between two cache writes (an interrupted run keeps its progress)."""
 
 log = logging.getLogger(__name__)
+
+
+class Stopped(DumpinError):
+    """The job was asked to stop (SIGTERM) between two steps."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,9 @@ class Fit:
     active_trained: np.ndarray
     train_counts: dict[str, int]
     test_counts: dict[str, int]
+    train_views: int = TRAIN_VIEWS
+    seed: int = SEED
+    backgrounds: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,29 +127,64 @@ def verdict(fit: Fit) -> list[str]:
     return reasons
 
 
+def head_settings(card: dict[str, Any]) -> tuple[int, int]:
+    """``(train_views, seed)`` of a model card's head (plain + augmented views per image)."""
+    head = card.get("head")
+    head = head if isinstance(head, dict) else {}
+    views, seed = head.get("train_views", TRAIN_VIEWS), head.get("seed", SEED)
+    if not isinstance(views, int) or isinstance(views, bool) or views < 1:
+        views = TRAIN_VIEWS
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        seed = SEED
+    return views, seed
+
+
 def fit_candidate(
     active_dir: Path,
     train: list[Labelled],
     test: list[Labelled],
     cache_root: Path,
     stop: threading.Event | None = None,
+    backgrounds: list[Path] | None = None,
 ) -> Fit:
-    """Embed (cached), train a class-weighted head, evaluate it and the active head (blocking)."""
+    """Embed (cached), train a class-weighted head as ``ml.retrain`` trains the shipped one
+    (plain + the active card's number of augmented views, same seed), then evaluate it and
+    the active head on the plain views of ``test`` (blocking).
+
+    Augmentation backgrounds come from ``backgrounds`` (default: a bounded sample of
+    ``train``); unreadable images are left out.
+    """
     card = read_card(active_dir)
     active_head = load_head(active_dir, card)
-    tflite = active_dir / "backbone.tflite"
-    x = embed_files(tflite, cache_root, [s.path for s in train], stop)
-    y = np.array([s.label for s in train], int)
-    x_test = embed_files(tflite, cache_root, [s.path for s in test], stop)
-    y_test = np.array([s.label for s in test], int)
+    train_views, seed = head_settings(card)
+
+    def interrupt() -> None:
+        if stop is not None and stop.is_set():
+            raise Stopped("stopped while computing embeddings")
+
+    emb = ViewEmbedder(
+        active_dir / "backbone.tflite",
+        cache_root,
+        decode_path,
+        unreadable=(UnsupportedImage,),
+        interrupt=interrupt,
+        chunk=CHUNK,
+    )
+    x = emb.plain([s.path for s in train])
+    x_test = emb.plain([s.path for s in test])
     readable, readable_test = ~np.isnan(x).any(axis=1), ~np.isnan(x_test).any(axis=1)
-    x, y, x_test, y_test = x[readable], y[readable], x_test[readable_test], y_test[readable_test]
+    train = [s for s, ok in zip(train, readable, strict=True) if ok]
+    y = np.array([s.label for s in train], int)
+    x_test = x_test[readable_test]
+    y_test = np.array([s.label for s, ok in zip(test, readable_test, strict=True) if ok], int)
     counts = np.bincount(y, minlength=len(CLASSES))
     test_counts = np.bincount(y_test, minlength=len(CLASSES))
     trained = (counts >= MIN_TRAIN_PER_CLASS) & (test_counts > 0)
     if trained.sum() < 2:
         raise DumpinError("fewer than two classes have enough training and test images")
-    head = train_head(x, y, balanced_class_weight(y[trained[y]], len(CLASSES)), trained)
+    paths = [s.path for s in train]
+    pool = background_sample(paths if backgrounds is None else backgrounds)
+    head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool)
     return Fit(
         head=head,
         candidate=compute_metrics(y_test, head.predict_proba(x_test).argmax(1), len(CLASSES)),
@@ -143,6 +192,9 @@ def fit_candidate(
         active_trained=active_head.trained,
         train_counts=dict(zip(CLASSES, counts.tolist(), strict=True)),
         test_counts=dict(zip(CLASSES, test_counts.tolist(), strict=True)),
+        train_views=train_views,
+        seed=seed,
+        backgrounds=len(pool),
     )
 
 
@@ -170,6 +222,12 @@ def write_model_dir(models_root: Path, active_dir: Path, fit: Fit, base: Path) -
         untrained_classes=[c for i, c in enumerate(CLASSES) if not fit.head.trained[i]],
         head={
             "type": "softmax regression (numpy, ml.head), dumpin retrain",
+            "train_views": fit.train_views,
+            "l2": L2,
+            "label_smoothing": LABEL_SMOOTHING,
+            "augment_version": AUGMENT_VERSION,
+            "seed": fit.seed,
+            "augment_backgrounds": fit.backgrounds,
             "embedding_dim": int(fit.head.W.shape[0]),
             "class_weights": "balanced",
         },
@@ -241,7 +299,8 @@ async def retrain(
         user_train, user_test = await _user_samples(session, data_dir)
         await session.commit()
     active_dir = Path(active.path)
-    train = _base_samples(settings.base_dataset, "train") + user_train
+    base_train = _base_samples(settings.base_dataset, "train")
+    train = base_train + user_train
     test = _base_samples(settings.base_dataset, "val") + user_test
     log.info(
         "retrain: %d training images (%d harvested), %d test images (%d harvested)",
@@ -251,7 +310,13 @@ async def retrain(
         len(user_test),
     )
     fit = await asyncio.to_thread(
-        fit_candidate, active_dir, train, test, data_dir / "embeddings", stop
+        fit_candidate,
+        active_dir,
+        train,
+        test,
+        data_dir / "embeddings",
+        stop,
+        [s.path for s in base_train] or None,
     )
     model_dir = await asyncio.to_thread(
         write_model_dir, data_dir / "models", active_dir, fit, settings.base_dataset

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ml.augment import AUGMENT_VERSION
 from ml.classifier import Classifier
 from ml.embeddings import Backbone
 from ml.head import Head
-from ml.retrain import retrain
+from ml.image_io import UnsupportedImage
+from ml.retrain import ViewEmbedder, retrain
 
 
 def _tiny_dataset(dataset_dir: Path, root: Path) -> Path:
@@ -50,3 +52,31 @@ def test_retrain_head_uses_cache(
     assert calls["n"] == 24  # everything came from the embedding cache
     np.testing.assert_array_equal(Head.load(model / "head.npz").W, head.W)
     assert Classifier.load(model).classify_path(next((data / "val").glob("*/*.jpg"))).label
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_lazy_embedder_unreadable_files_and_background_pool(
+    model_dir: Path, dataset_dir: Path, tmp_path: Path
+) -> None:
+    good = sorted((dataset_dir / "val" / "verre").glob("*.jpg"))[:2]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    tflite, cache = model_dir / "backbone.tflite", tmp_path / "cache"
+    emb = ViewEmbedder(tflite, cache, unreadable=(UnsupportedImage,), chunk=1)
+    x = emb.plain([*good, bad])
+    assert not np.isnan(x[:2]).any() and np.isnan(x[2]).all()  # NaN row, cached too
+    aug = emb.augmented(good, 0, 1, backgrounds=[*good, bad])  # unreadable background skipped
+    assert aug.shape == x[:2].shape and not np.isnan(aug).any()
+    (key,) = [p.stem for p in cache.glob("*/aug*.npz")]
+    assert key.startswith(f"aug0_seed1_a{AUGMENT_VERSION}_bg")
+
+    def stop() -> None:
+        raise _Stop
+
+    stopped = ViewEmbedder(tflite, cache, interrupt=stop)
+    np.testing.assert_array_equal(stopped.plain(good), x[:2])  # cached: nothing to embed
+    with pytest.raises(_Stop):
+        stopped.augmented(good, 1, 1)

@@ -19,7 +19,7 @@ from bot.cli import main
 from db.models import CLASSES, HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
 from ml.head import train_head
-from scheduler.embedding import embed_files
+from ml.retrain import ViewEmbedder
 from scheduler.model_watch import watch_active_model
 from scheduler.registry import promote
 from scheduler.retrain import retrain
@@ -93,6 +93,11 @@ async def test_promotion_hot_reload_and_rollback(
         model_dir = Path(rows[report.version].path)
         card = json.loads((model_dir / "model.json").read_text())
         assert "dechets_verts" in card["trained_classes"]  # learnable now that it has data
+        shipped_head = json.loads((shipped_model / "model.json").read_text())["head"]
+        assert card["head"]["train_views"] == shipped_head["train_views"]  # as ml.retrain
+        assert card["head"]["seed"] == shipped_head["seed"]
+        views = {f.stem.split("_")[0] for f in (settings.data_dir / "embeddings").glob("*/*.npz")}
+        assert views == {"plain"} | {f"aug{v}" for v in range(shipped_head["train_views"] - 1)}
         assert card["parent"] == first.version
         assert set(os.listdir(model_dir)) == {
             "backbone.tflite",
@@ -120,7 +125,8 @@ async def test_refusal_keeps_the_active_model(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     test_files = sorted((tiny_base / "val").glob("*/*"))
-    x = embed_files(shipped_model / "backbone.tflite", tmp_path / "data" / "embeddings", test_files)
+    embedder = ViewEmbedder(shipped_model / "backbone.tflite", tmp_path / "data" / "embeddings")
+    x = embedder.plain(test_files)
     y = np.array([CLASSES.index(p.parent.name) for p in test_files])
     trained = np.isin(np.arange(len(CLASSES)), y)
     seen_test = train_head(x, y, trained.astype(float), trained, iters=300)
