@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.botproc import (  # noqa: E402
     BenchTelegram,
+    MachineStats,
     ProcStats,
     add_users,
     database,
@@ -146,6 +147,7 @@ class Sample:
     outstanding: int
     queued: int
     cpu: float
+    machine_cpu: float
     rss_mb: float
 
 
@@ -175,6 +177,8 @@ class Result:
     """Of which the event loop thread (the rest: decode and inference threads, SQLite)."""
     rss_max_mb: float
     bench_cpu_avg: float
+    machine_cpu_avg: float
+    """Whole machine, in % of one core: minus bot and bench, what other processes used."""
     samples: list[Sample]
 
 
@@ -250,7 +254,9 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def _sample(tracker: Tracker, tg: BenchTelegram, bot: ProcStats, out: list[Sample]) -> None:
+    machine = MachineStats()
     bot.cpu_percent()
+    machine.cpu_percent()
     while True:
         await asyncio.sleep(1.0)
         rss, _ = bot.memory_mb()
@@ -260,6 +266,7 @@ async def _sample(tracker: Tracker, tg: BenchTelegram, bot: ProcStats, out: list
                 tracker.outstanding(),
                 len(tg.pending_updates()),
                 round(bot.cpu_percent(), 1),
+                round(machine.cpu_percent(), 1),
                 round(rss, 1),
             )
         )
@@ -356,6 +363,7 @@ def _result(
         loop_cpu_ms_per_photo=round(1000 * cpu[1] / photos, 1),
         rss_max_mb=round(max(rss_peak, *(s.rss_mb for s in samples)), 1),
         bench_cpu_avg=round(100 * bench_cpu / (args.seconds + drain), 1),
+        machine_cpu_avg=round(statistics.mean([s.machine_cpu for s in samples] or [0.0]), 1),
         samples=samples,
     )
 
@@ -373,6 +381,8 @@ def summary(result: Result) -> str:
         f"end={result.backlog_end} slope={result.backlog_slope}/s",
         f"bot CPU avg {result.cpu_avg}% max {result.cpu_max}% (of one core; 2 cores = 200%)"
         f"   RSS max {result.rss_max_mb} MB   bench CPU avg {result.bench_cpu_avg}%",
+        f"machine CPU avg {result.machine_cpu_avg}% (other processes: "
+        f"{max(0.0, result.machine_cpu_avg - result.cpu_avg - result.bench_cpu_avg):.0f}%)",
         f"bot CPU per photo {result.cpu_ms_per_photo} ms, of which event loop "
         f"{result.loop_cpu_ms_per_photo} ms",
         "",

@@ -283,3 +283,20 @@ class ProcStats:
         if last is None or now <= last[0]:
             return 0.0
         return 100 * (used - last[1]) / (now - last[0])
+
+
+@dataclass
+class MachineStats:
+    """CPU use of the whole machine (all processes), from ``/proc/stat``."""
+
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    _last: tuple[int, int] | None = None
+
+    def cpu_percent(self) -> float:
+        """Busy time since the previous call, in % of one core (100 x cores = all busy)."""
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        total, idle = sum(fields[:8]), fields[3] + fields[4]
+        last, self._last = self._last, (total, idle)
+        if last is None or total <= last[0]:
+            return 0.0
+        return 100 * self.cores * (1 - (idle - last[1]) / (total - last[0]))

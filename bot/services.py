@@ -13,8 +13,6 @@ from db.media import MediaStore
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
 
-import sys
-sys.setswitchinterval(0.0005)
 INFERENCE_THREADS = min(4, os.cpu_count() or 1)
 """Decode + classify threads, each with its own interpreter: one per core is enough, more
 only cost memory (asyncio's default pool had 6 on 2 cores)."""
