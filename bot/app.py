@@ -50,7 +50,7 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
         request=RetryingRequest(
-            connection_pool_size=16, pool_timeout=10, read_timeout=30, write_timeout=30
+            connection_pool_size=8, pool_timeout=10, read_timeout=30, write_timeout=30
         ),
         get_updates_request=RetryingRequest(read_timeout=40),
         rate_limiter=MessageRateLimiter(overall_max_rate=settings.send_rate, max_retries=5),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from db.disposal import CachedRulebook
 from db.media import MediaStore
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
@@ -33,6 +34,7 @@ class Services:
     media: MediaStore
     reported_errors: set[str] = field(default_factory=set)
     inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
+    rulebook: CachedRulebook = field(default_factory=CachedRulebook)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:

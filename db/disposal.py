@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,25 +23,57 @@ class Disposal:
     """True when the rule is the département's own, False for the national default."""
 
 
+@dataclass(frozen=True)
+class Rulebook:
+    """Every sorting rule (a few dozen rows of reference data), keyed by département and class."""
+
+    rules: dict[tuple[str, str], Nomenclature]
+
+    def disposal(
+        self, category: str, department_code: str | None, language: str
+    ) -> Disposal | None:
+        """The rule for ``category`` in ``department_code`` (national default when absent)."""
+        rule = self.rules.get((department_code or NATIONAL, category)) or self.rules.get(
+            (NATIONAL, category)
+        )
+        if rule is None:
+            return None
+        english = language == "en"
+        return Disposal(
+            category=category,
+            container=rule.waste_container_en if english else rule.waste_container,
+            instruction=rule.instruction_en if english else rule.instruction_fr,
+            local=rule.department_code != NATIONAL,
+        )
+
+
+async def load_rulebook(session: AsyncSession) -> Rulebook:
+    """Read every sorting rule."""
+    rows = await session.scalars(select(Nomenclature))
+    return Rulebook({(row.department_code, row.waste_category): row for row in rows})
+
+
 async def disposal_for(
     session: AsyncSession, category: str, department_code: str | None, language: str
 ) -> Disposal | None:
-    """The rule for ``category`` in ``department_code`` (national default when absent)."""
-    codes = [NATIONAL] if department_code is None else [department_code, NATIONAL]
-    rows = (
-        await session.scalars(
-            select(Nomenclature).where(
-                Nomenclature.waste_category == category, Nomenclature.department_code.in_(codes)
-            )
-        )
-    ).all()
-    if not rows:
-        return None
-    rule = min(rows, key=lambda row: row.department_code == NATIONAL)
-    english = language == "en"
-    return Disposal(
-        category=category,
-        container=rule.waste_container_en if english else rule.waste_container,
-        instruction=rule.instruction_en if english else rule.instruction_fr,
-        local=rule.department_code != NATIONAL,
-    )
+    """The rule for ``category`` in ``department_code``, read from the database now."""
+    return (await load_rulebook(session)).disposal(category, department_code, language)
+
+
+class CachedRulebook:
+    """The rulebook kept in memory and re-read when older than ``ttl`` seconds, so a
+    ``dumpin db seed`` reaches running bots without a database query per answer."""
+
+    def __init__(self, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._book: Rulebook | None = None
+        self._loaded = 0.0
+
+    async def get(self, session: Callable[[], AsyncSession]) -> Rulebook:
+        """The rulebook, read through a new session from ``session`` when stale."""
+        if self._book is None or self.clock() - self._loaded > self.ttl:
+            async with session() as fresh:
+                self._book = await load_rulebook(fresh)
+            self._loaded = self.clock()
+        return self._book

@@ -31,13 +31,12 @@ class NewPrediction:
 
 
 async def record(session: AsyncSession, new: NewPrediction) -> UserPrediction:
-    """Insert the prediction, or return the one already recorded for the same update."""
-    if new.update_id is not None:
-        existing = await session.scalar(
-            select(UserPrediction).where(UserPrediction.update_id == new.update_id)
-        )
-        if existing is not None:
-            return existing
+    """Insert the prediction, or return the one already recorded for the same update.
+
+    The insert is tried first (one statement in the common case); a redelivered update hits
+    the unique ``update_id``, and the session is then rolled back before the existing row is
+    read, so call this first in its transaction.
+    """
     row = UserPrediction(
         user_id=new.user_id,
         update_id=new.update_id,
@@ -51,10 +50,11 @@ async def record(session: AsyncSession, new: NewPrediction) -> UserPrediction:
         department_code=new.department_code,
         media_group=new.media_group,
     )
+    session.add(row)
     try:
-        async with session.begin_nested():
-            session.add(row)
+        await session.flush()
     except IntegrityError:
+        await session.rollback()
         existing = await session.scalar(
             select(UserPrediction).where(UserPrediction.update_id == new.update_id)
         )

@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.metrics import metrics
-from db.disposal import Disposal, disposal_for
+from db.disposal import Disposal
 from handlers.albums import AlbumCollector, Flush, PendingAlbum
 from handlers.answers import remember
 from handlers.common import Context, Who, services, who
@@ -59,11 +59,9 @@ def unsupported_text(who: Who, reason: str) -> str:
 
 async def rules_for(context: Context, who: Who, labels: set[str]) -> dict[str, Disposal]:
     """The sorting rule of each label in the user's département."""
-    async with services(context).sessions() as session:
-        found = {
-            category: await disposal_for(session, category, who.department_code, who.language)
-            for category in labels
-        }
+    svc = services(context)
+    book = await svc.rulebook.get(svc.sessions)
+    found = {c: book.disposal(c, who.department_code, who.language) for c in labels}
     return {category: rule for category, rule in found.items() if rule is not None}
 
 

@@ -14,7 +14,7 @@ from bot.cli.db import database_error
 from bot.errors import DumpinError
 from bot.settings import Settings
 from db import geo
-from db.disposal import Disposal, disposal_for
+from db.disposal import Disposal, load_rulebook
 from db.models import CLASSES
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier, Prediction
@@ -50,7 +50,8 @@ async def _rules(settings: Settings, department: str | None, language: str) -> d
     engine = create_engine(settings.db_url)
     try:
         async with session_factory(engine)() as session:
-            rules = {c: await disposal_for(session, c, department, language) for c in CLASSES}
+            book = await load_rulebook(session)
+        rules = {c: book.disposal(c, department, language) for c in CLASSES}
     except (OperationalError, ProgrammingError) as exc:
         if "no such table" in str(exc) or "doesn't exist" in str(exc):
             raise DumpinError(

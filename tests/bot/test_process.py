@@ -54,7 +54,12 @@ async def test_bot_without_token_is_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPIN_")}
     env["DUMPIN_DATA_DIR"] = str(tmp_path)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "bot", env=env, cwd=tmp_path,
+        sys.executable,
+        "-m",
+        "bot",
+        "bot",
+        env=env,
+        cwd=tmp_path,
         stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await process.communicate()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.disposal import disposal_for
-from db.models import CLASSES
+from db.disposal import CachedRulebook, disposal_for
+from db.models import CLASSES, NATIONAL, Nomenclature
 
 
 async def test_national_default(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -40,3 +41,26 @@ async def test_languages_differ(sessions: async_sessionmaker[AsyncSession]) -> N
 async def test_unknown_category(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         assert await disposal_for(session, "licorne", "33", "fr") is None
+
+
+async def test_cached_rulebook_rereads_after_ttl(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = [0.0]
+    cache = CachedRulebook(ttl=60, clock=lambda: now[0])
+    first = await cache.get(sessions)
+    assert first.disposal("verre", "75", "fr") is not None
+    async with sessions() as session:
+        rule = await session.scalar(
+            select(Nomenclature).where(
+                Nomenclature.department_code == NATIONAL, Nomenclature.waste_category == "bois"
+            )
+        )
+        assert rule is not None
+        rule.waste_container = "Nouvelle benne"
+        await session.commit()
+    now[0] = 30
+    assert await cache.get(sessions) is first
+    now[0] = 61
+    fresh = await cache.get(sessions)
+    assert fresh.disposal("bois", "33", "fr").container == "Nouvelle benne"  # type: ignore[union-attr]

@@ -13,7 +13,11 @@ from tests.db.factories import new_prediction
 async def test_same_update_recorded_once(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         await users.give_consent(session, 1, None, None)
+        await session.commit()
+    async with sessions() as session:
         first = await predictions.record(session, new_prediction(1, 99, "aa"))
+        await session.commit()
+    async with sessions() as session:  # Telegram redelivers the same update
         again = await predictions.record(session, new_prediction(1, 99, "aa"))
         await session.commit()
         assert first.id == again.id
