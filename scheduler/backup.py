@@ -82,6 +82,8 @@ def write_backup(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    for stale in directory.glob(f".*{BACKUP_SUFFIX}{PARTIAL_SUFFIX}"):
+        stale.unlink(missing_ok=True)  # left by a killed backup; jobs never overlap (lock)
     removed = prune(directory, keep)
     seconds = time.monotonic() - started
     log.info(

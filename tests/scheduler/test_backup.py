@@ -117,6 +117,8 @@ def test_naming_retention_and_partial_files(tmp_path: Path) -> None:
     assert names == [f"2024030{d}2358.dumpin.sql.gz" for d in (3, 4, 5)]
     assert [p.name for p in prune(tmp_path / "backups", 0)] == names[:2]
     assert [p.name for p in list_backups(tmp_path / "backups")] == ["202403052358.dumpin.sql.gz"]
+    write_backup(url, tmp_path, keep=3, when=datetime(2024, 3, 7, 23, 58))
+    assert not list((tmp_path / "backups").glob(".*.partial"))  # the killed one is cleaned up
 
 
 def test_failed_dump_leaves_no_backup(tmp_path: Path) -> None:
