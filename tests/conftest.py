@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
@@ -15,6 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.settings import Settings
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import create_engine, session_factory
@@ -24,6 +26,22 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB 22 warns on every RetryAfter 
 MYSQL_URL = os.environ.get("DUMPIN_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent
+
+
+def bot_settings(api_url: str, data_dir: Path, url: URL, **overrides: Any) -> Settings:
+    """Settings for a bot under test: the fake Bot API's token and URL, ``url`` as database."""
+    from pydantic import SecretStr
+
+    from tests.fake_telegram import DEFAULT_TOKEN
+
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_token=SecretStr(DEFAULT_TOKEN),
+        telegram_api_url=api_url,
+        data_dir=data_dir,
+        database_url=SecretStr(url.render_as_string(hide_password=False)),
+        **overrides,
+    )
 
 
 def _mysql_admin_url() -> URL:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from pydantic import SecretStr
 from sqlalchemy.engine import URL
 from telegram.ext import Application
 
@@ -20,8 +19,8 @@ from bot.services import Services
 from bot.settings import Settings
 from db.seed import seed
 from db.session import create_engine, session_factory
-from tests.conftest import REPO
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser, RecordedRequest, Sent
+from tests.conftest import REPO, bot_settings
+from tests.fake_telegram import FakeTelegram, FakeUser, RecordedRequest, Sent
 
 ADMIN_ID = 900
 DATASET = REPO.parent / "shared" / "datasets" / "waste-v1"
@@ -94,15 +93,7 @@ async def start_bot(url: URL, data_dir: Path, **overrides: Any) -> AsyncIterator
         await session.commit()
     await engine.dispose()
     async with FakeTelegram() as tg:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_token=SecretStr(DEFAULT_TOKEN),
-            telegram_api_url=tg.url,
-            data_dir=data_dir,
-            database_url=SecretStr(url.render_as_string(hide_password=False)),
-            admin_ids=str(ADMIN_ID),
-            **overrides,
-        )
+        settings = bot_settings(tg.url, data_dir, url, admin_ids=str(ADMIN_ID), **overrides)
         app = build_application(settings)
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]

@@ -13,29 +13,33 @@ from tests.conftest import REPO
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
 
+async def start_dumpin(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    """``python -m bot ARGS`` with ``env`` on top of the environment (minus DUMPIN_*)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DUMPIN_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=base | env,
+        cwd=cwd,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_bot_process_answers_and_stops(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPIN_")}
     async with FakeTelegram() as tg:
-        env |= {
+        env = {
             "DUMPIN_TELEGRAM_TOKEN": DEFAULT_TOKEN,
             "DUMPIN_TELEGRAM_API_URL": tg.url,
             "DUMPIN_DATA_DIR": str(tmp_path),
             "DUMPIN_HTTP_LISTEN": "127.0.0.1:0",
         }
         for step in (("db", "upgrade"), ("db", "seed")):
-            setup = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", *step, env=env, cwd=tmp_path
-            )
-            assert await setup.wait() == 0
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "bot",
-            env=env,
-            cwd=REPO,
-            stderr=asyncio.subprocess.PIPE,
-        )
+            setup = await start_dumpin(env, tmp_path, *step)
+            await setup.communicate()
+            assert setup.returncode == 0
+        process = await start_dumpin(env, REPO, "bot")
         try:
             user = tg.user(5001, language_code="en")
             await tg.send_command(user, "/start")
@@ -51,17 +55,7 @@ async def test_bot_process_answers_and_stops(tmp_path: Path) -> None:
 
 
 async def test_bot_without_token_is_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPIN_")}
-    env["DUMPIN_DATA_DIR"] = str(tmp_path)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "bot",
-        env=env,
-        cwd=tmp_path,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_dumpin({"DUMPIN_DATA_DIR": str(tmp_path)}, tmp_path, "bot")
     _, stderr = await process.communicate()
     assert process.returncode == 2
     assert stderr.decode().count("\n") == 1 and "BotFather" in stderr.decode()

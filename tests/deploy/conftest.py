@@ -23,7 +23,8 @@ from bot.web import Server, running
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import create_engine, session_factory
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.conftest import bot_settings
+from tests.fake_telegram import FakeTelegram
 
 WEBHOOK_URL = "https://bot.example.test/telegram/hook"
 WEBHOOK_PATH = "/telegram/hook"
@@ -106,12 +107,10 @@ async def deployed(
 ) -> AsyncIterator[Deployed]:
     """The bot in webhook or polling mode with its HTTP server on a free port."""
     async with FakeTelegram() if tg is None else _borrowed(tg) as fake:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_token=SecretStr(DEFAULT_TOKEN),
-            telegram_api_url=fake.url,
-            data_dir=data_dir,
-            database_url=SecretStr(url.render_as_string(hide_password=False)),
+        settings = bot_settings(
+            fake.url,
+            data_dir,
+            url,
             webhook_url=WEBHOOK_URL,
             webhook_secret=SecretStr(SECRET),
             webhook_listen="127.0.0.1:0",
