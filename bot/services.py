@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from db import geo
 from db.disposal import CachedRulebook
 from db.media import MediaStore
 from db.session import create_engine, session_factory
@@ -41,6 +42,7 @@ class Services:
         """Connect (lazily) to the database and load the shipped model (the model watcher
         switches to the active one at start)."""
         engine = create_engine(settings.db_url)
+        geo.departments()  # load the communes index now, not on the first user's answer
         return cls(
             settings=settings,
             engine=engine,
