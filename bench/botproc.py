@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
@@ -36,9 +34,9 @@ from db.seed import seed  # noqa: E402
 from db.session import create_engine, session_factory  # noqa: E402
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FileRef  # noqa: E402
 from tests.fake_telegram.updates import JSONDict, photo_sizes  # noqa: E402
+from tests.mysql import scratch_database  # noqa: E402
 
 DATASET = Path(os.environ.get("DUMPIN_DATASET_DIR", REPO.parent / "shared/datasets/waste-v1"))
-MYSQL_SERVER = os.environ.get("DUMPIN_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/")
 PHONE_SIZE = (1280, 960)
 
 Reply = Callable[[str, JSONDict, Any], None]
@@ -104,25 +102,9 @@ async def database(kind: str, data_dir: Path) -> AsyncIterator[URL]:
         await _migrate_and_seed(url)
         yield url
         return
-    name = f"dumpin_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_sync_engine(mysql_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(
-            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
-    try:
-        url = make_url(MYSQL_SERVER).set(database=name)
+    with scratch_database("dumpin_bench") as url:
         await _migrate_and_seed(url)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
-
-
-def mysql_admin_url() -> URL:
-    """The MariaDB server as a synchronous (PyMySQL) URL without a database."""
-    return make_url(MYSQL_SERVER).set(drivername="mysql+pymysql", database=None)
 
 
 async def _migrate_and_seed(url: URL) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from bot.settings import Settings
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import create_engine, session_factory
+from tests.mysql import MYSQL_URL, admin_url, scratch_database
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB 22 warns on every RetryAfter without it
 
-MYSQL_URL = os.environ.get("DUMPIN_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,14 +43,10 @@ def bot_settings(api_url: str, data_dir: Path, url: URL, **overrides: Any) -> Se
     )
 
 
-def _mysql_admin_url() -> URL:
-    return make_url(MYSQL_URL).set(drivername="mysql+pymysql", database=None)
-
-
 @pytest.fixture(scope="session")
 def mysql_server() -> URL:
     """The MariaDB/MySQL server for tests: a failure in CI, a skip elsewhere when down."""
-    engine = create_sync_engine(_mysql_admin_url())
+    engine = create_sync_engine(admin_url())
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -64,28 +59,15 @@ def mysql_server() -> URL:
     return make_url(MYSQL_URL)
 
 
-def _mysql_database(server: URL) -> Iterator[URL]:
-    name = f"dumpin_test_{uuid.uuid4().hex[:12]}"
-    admin = create_sync_engine(_mysql_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(
-            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
-    try:
-        yield server.set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
     """An empty database on each engine; the MySQL one is created and dropped by the test."""
     if request.param == "sqlite":
         yield make_url(f"sqlite+aiosqlite:///{tmp_path / 'dumpin.db'}")
     else:
-        yield from _mysql_database(request.getfixturevalue("mysql_server"))
+        request.getfixturevalue("mysql_server")
+        with scratch_database("dumpin_test") as url:
+            yield url
 
 
 @pytest.fixture

@@ -19,9 +19,10 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from bench.botproc import add_users, mysql_admin_url, scalar
+from bench.botproc import add_users, scalar
 from tests.bot.conftest import BotHarness, buttons, start_bot
 from tests.faults.conftest import quoting
+from tests.mysql import admin_url
 
 RETRY = "⏳"
 
@@ -30,7 +31,7 @@ RETRY = "⏳"
 def bot_account(url: URL) -> Iterator[tuple[URL, str]]:
     """A MariaDB account of the bot's own, on ``url``'s database (dropped afterwards)."""
     name = f"dumpin_f{uuid.uuid4().hex[:8]}"
-    admin = create_sync_engine(mysql_admin_url(), isolation_level="AUTOCOMMIT")
+    admin = create_sync_engine(admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as db:
         db.execute(text(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY 'pw'"))
         db.execute(text(f"GRANT ALL ON `{url.database}`.* TO '{name}'@'127.0.0.1'"))
@@ -44,7 +45,7 @@ def bot_account(url: URL) -> Iterator[tuple[URL, str]]:
 
 def mysql_outage(name: str, down: bool) -> None:
     """Lock the account and kill its connections, or unlock it."""
-    admin = create_sync_engine(mysql_admin_url(), isolation_level="AUTOCOMMIT")
+    admin = create_sync_engine(admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as db:
         db.execute(text(f"ALTER USER '{name}'@'127.0.0.1' ACCOUNT {'LOCK' if down else 'UNLOCK'}"))
         if down:
