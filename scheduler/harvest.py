@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image, ImageOps
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,13 +124,35 @@ def _add(session: AsyncSession, data_dir: Path, photo: _Photo) -> None:
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link ``source`` to ``target`` (copy across file systems); atomic, idempotent."""
+    """Put ``source`` at ``target`` without its EXIF block (camera, time, GPS position), else
+    as a hard link (a copy across file systems); atomic, idempotent."""
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     try:
-        os.link(source, partial)
-    except OSError:
-        shutil.copyfile(source, partial)
-    os.replace(partial, target)
+        if not _write_without_exif(source, partial):
+            try:
+                os.link(source, partial)
+            except OSError:
+                shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _write_without_exif(source: Path, target: Path) -> bool:
+    """Re-encode ``source`` upright and without metadata; False when it carries no EXIF
+    (or is not an image Pillow reads), so the file can be linked unchanged."""
+    try:
+        with Image.open(source) as image:
+            if not image.getexif():
+                return False
+            image_format = image.format
+            clean = ImageOps.exif_transpose(image)
+            clean.info = {}
+            clean.save(target, format=image_format, quality=95)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return True

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.media import MediaStore
 from db.models import HeldOutSample, TrainingSample, User, UserPrediction
-from scheduler.harvest import harvest, split_of
+from scheduler.harvest import _link_or_copy, harvest, split_of
 
 CONFIRMED = datetime(2024, 6, 1, 10, 0)
 
@@ -102,3 +104,21 @@ def test_split_is_deterministic_and_70_15_15() -> None:
     assert abs(shares["train"] / 4000 - 0.70) < 0.03
     assert abs(shares["val"] / 4000 - 0.15) < 0.03
     assert [split_of(d) for d in digests] == [split_of(d) for d in digests]
+
+
+def test_dataset_copies_lose_their_exif(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0132] = "2026:11:25 08:00:00"  # DateTime
+    exif[0x0112] = 6  # Orientation: rotate 90°
+    source = tmp_path / "with-exif.jpg"
+    Image.new("RGB", (40, 20), "red").save(source, exif=exif)
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (40, 20), "blue").save(plain)
+    _link_or_copy(source, tmp_path / "dataset" / "a.jpg")
+    _link_or_copy(plain, tmp_path / "dataset" / "b.jpg")
+    with Image.open(tmp_path / "dataset" / "a.jpg") as copied:
+        assert not copied.getexif()
+        assert copied.size == (20, 40)  # upright
+    assert (tmp_path / "dataset" / "b.jpg").read_bytes() == plain.read_bytes()
+    assert os.path.samefile(plain, tmp_path / "dataset" / "b.jpg")
