@@ -41,10 +41,9 @@ class _Bundle:
         self.classes: tuple[str, ...] = tuple(self.card["classes"])
         self.version = str(self.card["version"])
         self.tflite = self.dir / "backbone.tflite"
-        head = Head.load(self.dir / "head.npz")
-        untrained = set(self.card.get("untrained_classes", []))
-        trained = head.trained & np.array([c not in untrained for c in self.classes])
-        self.head = Head(head.W, head.b, head.mean, head.scale, trained)
+        self.head = Head.load(self.dir / "head.npz").masking(
+            self.classes, self.card.get("untrained_classes", [])
+        )
         if self.head.W.shape[1] != len(self.classes):
             raise ValueError("head.npz and model.json disagree on the number of classes")
         self._local = threading.local()

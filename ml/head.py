@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,11 @@ class Head:
     def save(self, path: Path) -> None:
         """Write ``head.npz``."""
         np.savez(path, W=self.W, b=self.b, mean=self.mean, scale=self.scale, trained=self.trained)
+
+    def masking(self, classes: Sequence[str], untrained: Iterable[str]) -> Head:
+        """This head with the ``untrained`` classes (names, ``classes`` order) never predicted."""
+        names = set(untrained)
+        return replace(self, trained=self.trained & np.array([c not in names for c in classes]))
 
     @classmethod
     def load(cls, path: Path) -> Head:

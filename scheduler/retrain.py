@@ -10,7 +10,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from ml.dataset import list_split
 from ml.head import L2, LABEL_SMOOTHING, Head
 from ml.image_io import UnsupportedImage, decode_path
 from ml.metrics import Metrics, compute_metrics
-from ml.retrain import ViewEmbedder, background_sample, train_on_views
+from ml.retrain import ViewEmbedder, background_sample, metrics_json, train_on_views
 from scheduler.registry import CANDIDATE, ensure_active, new_samples, promote, read_card
 
 MIN_TRAIN_PER_CLASS = 5
@@ -88,26 +88,7 @@ def load_head(model_dir: Path, card: dict[str, Any]) -> Head:
     """A model's head with its untrained classes masked, as the runtime classifier does."""
     if tuple(card.get("classes", ())) != CLASSES:
         raise DumpinError(f"{model_dir} does not use the 13 Dumpin classes in order")
-    head = Head.load(model_dir / "head.npz")
-    untrained = set(card.get("untrained_classes", []))
-    return replace(head, trained=head.trained & np.array([c not in untrained for c in CLASSES]))
-
-
-def metrics_json(metrics: Metrics) -> dict[str, Any]:
-    """Accuracy and macro-F1 at the top (what ``/stats`` shows), then per class."""
-    return {
-        "n": metrics.n,
-        "accuracy": round(metrics.accuracy, 4),
-        "macro_f1": round(metrics.macro_f1, 4),
-        "per_class": {
-            c: {
-                "precision": metrics.precision[i],
-                "recall": metrics.recall[i],
-                "support": metrics.support[i],
-            }
-            for i, c in enumerate(CLASSES)
-        },
-    }
+    return Head.load(model_dir / "head.npz").masking(CLASSES, card.get("untrained_classes", []))
 
 
 def verdict(fit: Fit) -> list[str]:
