@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import NATIONAL, Nomenclature
 from db.predictions import NewPrediction
 
 
@@ -27,3 +31,18 @@ def new_prediction(
         department_code="33",
         media_group=media_group,
     )
+
+
+async def edit_national_container(
+    sessions: async_sessionmaker[AsyncSession], category: str, container: str
+) -> None:
+    """Change the national rule's container of ``category`` behind the seed's back."""
+    async with sessions() as session:
+        rule = await session.scalar(
+            select(Nomenclature).where(
+                Nomenclature.department_code == NATIONAL, Nomenclature.waste_category == category
+            )
+        )
+        assert rule is not None
+        rule.waste_container = container
+        await session.commit()

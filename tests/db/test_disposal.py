@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.disposal import CachedRulebook, disposal_for
-from db.models import CLASSES, NATIONAL, Nomenclature
+from db.models import CLASSES
+from tests.db.factories import edit_national_container
 
 
 async def test_national_default(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -50,15 +50,7 @@ async def test_cached_rulebook_rereads_after_ttl(
     cache = CachedRulebook(ttl=60, clock=lambda: now[0])
     first = await cache.get(sessions)
     assert first.disposal("verre", "75", "fr") is not None
-    async with sessions() as session:
-        rule = await session.scalar(
-            select(Nomenclature).where(
-                Nomenclature.department_code == NATIONAL, Nomenclature.waste_category == "bois"
-            )
-        )
-        assert rule is not None
-        rule.waste_container = "Nouvelle benne"
-        await session.commit()
+    await edit_national_container(sessions, "bois", "Nouvelle benne")
     now[0] = 30
     assert await cache.get(sessions) is first
     now[0] = 61

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import CLASSES, NATIONAL, Department, Nomenclature, Region
 from db.seed import seed
+from tests.db.factories import edit_national_container
 
 
 async def test_seed_counts(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -37,15 +38,7 @@ async def test_seed_twice_changes_nothing(sessions: async_sessionmaker[AsyncSess
 
 
 async def test_seed_repairs_an_edited_rule(sessions: async_sessionmaker[AsyncSession]) -> None:
-    async with sessions() as session:
-        rule = await session.scalar(
-            select(Nomenclature).where(
-                Nomenclature.department_code == NATIONAL, Nomenclature.waste_category == "verre"
-            )
-        )
-        assert rule is not None
-        rule.waste_container = "edited"
-        await session.commit()
+    await edit_national_container(sessions, "verre", "edited")
     async with sessions() as session:
         reports = {r.table: r for r in await seed(session)}
         await session.commit()
