@@ -10,7 +10,7 @@ from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
 from bot.metrics import InstrumentedApplication, Metrics, trace_handlers
-from bot.request import MessageRateLimiter, RetryingRequest
+from bot.request import AiohttpRequest, MessageRateLimiter
 from bot.services import Services
 from bot.settings import Settings
 from bot.updates import ConfirmingBot, PerChatProcessor
@@ -49,10 +49,8 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         token=settings.token(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        request=RetryingRequest(
-            connection_pool_size=8, pool_timeout=10, read_timeout=30, write_timeout=30
-        ),
-        get_updates_request=RetryingRequest(read_timeout=40),
+        request=AiohttpRequest(connection_pool_size=8, pool_timeout=10, read_timeout=30),
+        get_updates_request=AiohttpRequest(connection_pool_size=1, read_timeout=40),
         rate_limiter=MessageRateLimiter(overall_max_rate=settings.send_rate, max_retries=5),
     )
     app = (
