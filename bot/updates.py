@@ -4,6 +4,7 @@ chats, in order within a chat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import logging
 import time
@@ -17,11 +18,17 @@ from telegram.ext import BaseUpdateProcessor, ExtBot
 
 log = logging.getLogger(__name__)
 
-REPOLL_SECONDS = 0.02
-"""Pause before polling again when Telegram only sent back updates still being handled."""
+REFILL_BELOW = 32
+"""Poll for more only once fewer updates than this are in flight: each poll sends back every
+update not yet confirmed, so polling a full batch again and again only re-reads it."""
+IDLE_WAIT_SECONDS = 0.25
+"""When Telegram only sent back updates still being handled, poll again as soon as one of
+them is done, or after this long (new updates wait at most this much)."""
 HOLD_SECONDS = 300.0
 """An update still unhandled after this long is confirmed anyway (a stuck handler must not
 stop the bot taking updates)."""
+HOLD_CHECK_SECONDS = 5.0
+"""How often held updates are checked against ``HOLD_SECONDS`` while the bot is full."""
 UNLIMITED = 1_000_000
 
 
@@ -35,17 +42,40 @@ class ConfirmingBot(ExtBot[None]):
     PTB cannot parse is logged and skipped; PTB would fetch it again forever.
     """
 
-    __slots__ = ("_in_flight", "_newest")
+    __slots__ = ("_done", "_in_flight", "_newest", "_nothing_new")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         with self._unfrozen():
             self._in_flight: dict[int, float] = {}
             self._newest = 0
+            self._done = asyncio.Event()
+            self._nothing_new = False
 
     def handled(self, update_id: int) -> None:
         """The update is done with (answered or failed): it may be confirmed."""
         self._in_flight.pop(update_id, None)
+        self._done.set()
+
+    async def _until_worth_polling(self) -> None:
+        """Wait while a poll could only send back updates the bot already holds."""
+        while len(self._in_flight) >= REFILL_BELOW:
+            await self._progress(HOLD_CHECK_SECONDS)
+            self._release_stuck()
+        if self._nothing_new and self._in_flight:
+            await self._progress(IDLE_WAIT_SECONDS)
+
+    async def _progress(self, at_most: float) -> None:
+        """Wait until an update is handled, or ``at_most`` seconds."""
+        self._done.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._done.wait(), at_most)
+
+    def _release_stuck(self) -> None:
+        now = time.monotonic()
+        for held in [i for i, since in self._in_flight.items() if now - since > HOLD_SECONDS]:
+            log.warning("update %s unhandled after %.0f s: confirmed anyway", held, HOLD_SECONDS)
+            del self._in_flight[held]
 
     async def get_updates(
         self,
@@ -62,17 +92,14 @@ class ConfirmingBot(ExtBot[None]):
     ) -> tuple[Update, ...]:
         """New updates only, unreadable ones dropped (and confirmed); the offset sent is that
         of the oldest update still being handled."""
-        stuck = [
-            i for i, since in self._in_flight.items() if time.monotonic() - since > HOLD_SECONDS
-        ]
-        for held in stuck:
-            log.warning("update %s unhandled after %.0f s: confirmed anyway", held, HOLD_SECONDS)
-            del self._in_flight[held]
+        waited = timeout.total_seconds() if isinstance(timeout, dtm.timedelta) else timeout or 0
+        if waited:  # a long poll; PTB's last call at shutdown (timeout 0) only confirms
+            await self._until_worth_polling()
+        self._release_stuck()
         if self._in_flight:
             offset = min(self._in_flight)
         elif self._newest:
             offset = self._newest + 1
-        waited = timeout.total_seconds() if isinstance(timeout, dtm.timedelta) else timeout or 0
         if isinstance(read_timeout, DefaultValue):
             read_timeout = self.request.read_timeout
         result = await self._post(
@@ -105,8 +132,7 @@ class ConfirmingBot(ExtBot[None]):
             fresh.append(update)
             self._in_flight[update.update_id] = time.monotonic()
             self._newest = update.update_id
-        if result and not fresh:
-            await asyncio.sleep(REPOLL_SECONDS)
+        self._nothing_new = bool(result) and not fresh
         return tuple(fresh)
 
 
