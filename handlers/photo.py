@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import cast
 
 from telegram import Message, ReplyParameters, Update
-from telegram.constants import ChatAction
-from telegram.error import TelegramError
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.metrics import metrics
@@ -16,6 +13,7 @@ from db.disposal import Disposal
 from handlers.albums import AlbumCollector, Flush, PendingAlbum
 from handlers.answers import remember
 from handlers.common import Context, Who, services, who
+from handlers.progress import typing_while_slow
 from handlers.render import (
     Answer,
     album_keyboard,
@@ -24,8 +22,6 @@ from handlers.render import (
     single_text,
 )
 from ml.image_io import UnsupportedImage
-
-log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """The Bot API's limit for downloads by bots."""
@@ -90,17 +86,15 @@ async def _classify(
     if size is not None and size > MAX_DOWNLOAD_BYTES:
         await message.reply_text(unsupported_text(profile, "too_large"))
         return None
-    try:
-        await message.reply_chat_action(ChatAction.TYPING)
-    except TelegramError:
-        log.debug("chat action not sent", exc_info=True)
-    data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
-    try:
-        classify = metrics(context.bot_data).timed(svc.classifier.classify_bytes)
-        prediction = await asyncio.get_running_loop().run_in_executor(svc.inference, classify, data)
-    except UnsupportedImage as exc:
-        await message.reply_text(unsupported_text(profile, exc.reason))
-        return None
+    async with typing_while_slow(message):
+        data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
+        try:
+            classify = metrics(context.bot_data).timed(svc.classifier.classify_bytes)
+            loop = asyncio.get_running_loop()
+            prediction = await loop.run_in_executor(svc.inference, classify, data)
+        except UnsupportedImage as exc:
+            await message.reply_text(unsupported_text(profile, exc.reason))
+            return None
     answer, kept = await remember(
         context,
         profile,

@@ -59,7 +59,6 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
     reply = bot.last_message(alice)
     fix = next(b for b in buttons(reply) if b.startswith("fix:"))
     prediction_id = int(fix.split(":")[1])
-    assert await tg.wait_for("sendChatAction")
 
     await tg.press_button(alice, reply, fix)
     await tg.wait_for("editMessageReplyMarkup")
@@ -89,3 +88,17 @@ async def test_commands_registered_in_both_languages(bot: BotHarness) -> None:
     english = bot.tg.commands(language_code="en")
     assert "departement" in french and "aide" in french
     assert any(c["description"] == "Help" for c in english)
+
+
+async def test_typing_shown_only_while_an_answer_is_slow(bot: BotHarness) -> None:
+    tg = bot.tg
+    user = tg.user(1010)
+    data = photo_bytes(first_val("verre"))
+    await bot.reply(await tg.send_photo(user, data))
+    assert not tg.requests("sendChatAction")
+
+    tg.slow("getFile", 5.5, times=1)
+    answer = await bot.reply(await tg.send_photo(user, data))
+    typing = tg.requests("sendChatAction")
+    assert [r.params["action"] for r in typing] == ["typing", "typing"]  # renewed after 4.5 s
+    assert all(r.seq < answer.seq for r in typing)
