@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Label, SQLColumnExpression, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User, UserDepartment, UserPrediction, table, utcnow
@@ -19,14 +19,23 @@ class Profile:
     user_id: int
     language: str | None
     department_code: str | None
+    last_seen_at: datetime | None = field(default=None, compare=False)
 
 
 async def get_profile(session: AsyncSession, user_id: int) -> Profile | None:
-    """The stored profile of a consenting user, or None (no consent, nothing stored)."""
-    user = await session.get(User, user_id)
-    if user is None or user.consent_at is None:
+    """The stored profile of a consenting user, or None (no consent, nothing stored).
+
+    One query, as it runs for every update: the user's row and their latest département.
+    """
+    found = await session.execute(
+        select(
+            User.consent_at, User.language, User.last_seen_at, _latest_department(User.id)
+        ).where(User.id == user_id)
+    )
+    row = found.one_or_none()
+    if row is None or row.consent_at is None:
         return None
-    return Profile(user_id, user.language, await current_department(session, user_id))
+    return Profile(user_id, row.language, row.department_code, row.last_seen_at)
 
 
 async def give_consent(
@@ -49,13 +58,12 @@ SEEN_RESOLUTION = timedelta(minutes=10)
 """``last_seen_at`` is refreshed at most this often, to spare a write on every update."""
 
 
-async def touch(session: AsyncSession, user_id: int) -> bool:
+async def touch(session: AsyncSession, profile: Profile) -> bool:
     """Record that a consenting user was active now; True when a write is pending."""
-    user = await session.get(User, user_id)
     now = utcnow()
-    if user is None or now - user.last_seen_at < SEEN_RESOLUTION:
+    if profile.last_seen_at is not None and now - profile.last_seen_at < SEEN_RESOLUTION:
         return False
-    user.last_seen_at = now
+    await session.execute(update(User).where(User.id == profile.user_id).values(last_seen_at=now))
     return True
 
 
@@ -76,14 +84,21 @@ async def choose_department(session: AsyncSession, user_id: int, department_code
     )
 
 
-async def current_department(session: AsyncSession, user_id: int) -> str | None:
-    """The département the user chose last."""
-    return await session.scalar(
+def _latest_department(user_id: SQLColumnExpression[int] | int) -> Label[str | None]:
+    """The user's latest département, as a (correlated) column named ``department_code``."""
+    return (
         select(UserDepartment.department_code)
         .where(UserDepartment.user_id == user_id)
         .order_by(UserDepartment.chosen_at.desc())
         .limit(1)
+        .scalar_subquery()
+        .label("department_code")
     )
+
+
+async def current_department(session: AsyncSession, user_id: int) -> str | None:
+    """The département the user chose last."""
+    return await session.scalar(select(_latest_department(user_id)))
 
 
 async def forget(session: AsyncSession, user_id: int) -> list[str]:

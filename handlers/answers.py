@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ml.classifier import Prediction
-
 from bot.services import Services
 from db import predictions
 from db.media import extension_of, sha256
 from db.models import UserPrediction
 from handlers.common import Context, Who, memory, services
 from handlers.render import Answer
+from ml.classifier import Prediction
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ async def who(update: Update, context: Context) -> Who:
     svc = services(context)
     async with svc.sessions() as session:
         profile = await users.get_profile(session, user.id)
-        if profile is not None and await users.touch(session, user.id):
+        if profile is not None and await users.touch(session, profile):
             await session.commit()
     mem = memory(context)
     saved_language = profile.language if profile else mem.get("language")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import predictions, users
-from db.models import User, UserDepartment, UserPrediction
+from db.models import User, UserDepartment, UserPrediction, utcnow
 from tests.db.factories import new_prediction
 
 
@@ -58,3 +59,22 @@ async def test_forget_deletes_rows_and_returns_unshared_paths(
         assert await session.get(User, 2) is not None
         left = await session.scalars(select(UserPrediction.user_id))
         assert list(left) == [2]
+
+
+async def test_activity_is_written_at_most_every_ten_minutes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    last_seen = select(User.last_seen_at).where(User.id == 5)
+    async with sessions() as session:
+        await users.give_consent(session, 5, "fr", None)
+        await session.commit()
+        fresh = await users.get_profile(session, 5)
+        assert fresh is not None and not await users.touch(session, fresh)
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        await session.execute(update(User).where(User.id == 5).values(last_seen_at=an_hour_ago))
+        await session.commit()
+        stale = await users.get_profile(session, 5)
+        assert stale is not None and await users.touch(session, stale)
+        await session.commit()
+        seen = await session.scalar(last_seen)
+        assert seen is not None and utcnow() - seen < timedelta(minutes=1)
