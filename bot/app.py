@@ -13,7 +13,7 @@ from bot.metrics import InstrumentedApplication, Metrics, trace_handlers
 from bot.request import AiohttpRequest, MessageRateLimiter
 from bot.services import Services
 from bot.settings import Settings
-from bot.updates import ConfirmingBot, PerChatProcessor
+from bot.updates import CONCURRENT_UPDATES, ConfirmingBot, PerChatProcessor
 from handlers import (
     department,
     errors,
@@ -57,7 +57,7 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         Application.builder()
         .application_class(InstrumentedApplication)
         .bot(bot)
-        .concurrent_updates(PerChatProcessor(16))
+        .concurrent_updates(PerChatProcessor(CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from bot.updates import CONCURRENT_UPDATES
 from db import geo
 from db.disposal import CachedRulebook
 from db.media import MediaStore
@@ -41,7 +42,7 @@ class Services:
     def open(cls, settings: Settings) -> Services:
         """Connect (lazily) to the database and load the shipped model (the model watcher
         switches to the active one at start)."""
-        engine = create_engine(settings.db_url)
+        engine = create_engine(settings.db_url, pool_size=CONCURRENT_UPDATES)
         geo.departments()  # load the communes index now, not on the first user's answer
         return cls(
             settings=settings,

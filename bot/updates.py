@@ -30,6 +30,8 @@ stop the bot taking updates)."""
 HOLD_CHECK_SECONDS = 5.0
 """How often held updates are checked against ``HOLD_SECONDS`` while the bot is full."""
 UNLIMITED = 1_000_000
+CONCURRENT_UPDATES = 16
+"""Updates the bot handles at once (each may hold a database connection)."""
 
 
 class ConfirmingBot(ExtBot[None]):

@@ -15,16 +15,20 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def create_engine(url: URL) -> AsyncEngine:
-    """An async engine tuned for the backend: SQLite in WAL mode, MySQL in utf8mb4."""
+def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
+    """An async engine tuned for the backend: SQLite in WAL mode, MySQL in utf8mb4.
+
+    ``pool_size`` connections stay open; up to 10 more are opened and closed as needed (an
+    aiosqlite connection is a thread, so a pool smaller than the concurrency churns threads).
+    """
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, connect_args={"timeout": 15}, pool_size=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     url = url.update_query_dict({"charset": "utf8mb4"})
-    return create_async_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=10)
+    return create_async_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=pool_size)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
