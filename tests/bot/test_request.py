@@ -1,0 +1,64 @@
+"""The Bot API transport: uploads, 5xx retries, timeouts and unreachable servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from telegram import Bot
+from telegram.error import NetworkError, TimedOut
+
+from bot.request import AiohttpRequest
+from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@asynccontextmanager
+async def bot_on(url: str, request: AiohttpRequest) -> AsyncIterator[Bot]:
+    async with Bot(DEFAULT_TOKEN, base_url=f"{url}/bot", request=request) as bot:
+        yield bot
+
+
+async def test_uploads_and_5xx_retries(tg: FakeTelegram) -> None:
+    user = tg.user(1201)
+    tg.fail_next("sendDocument", status=502, times=2)
+    async with bot_on(tg.url, AiohttpRequest(backoff=0.01)) as bot:
+        sent = await bot.send_document(user.id, b"col1,col2\n", filename="bins.csv")
+    assert sent.document is not None and sent.document.file_name == "bins.csv"
+    uploads = tg.requests("sendDocument")
+    assert [r.status for r in uploads] == [502, 502, 200]
+    assert uploads[-1].files["document"].data == b"col1,col2\n"
+
+
+async def test_5xx_given_up_after_the_retries(tg: FakeTelegram) -> None:
+    user = tg.user(1202)
+    tg.fail_next("sendMessage", status=503, times=3)
+    async with bot_on(tg.url, AiohttpRequest(retries=2, backoff=0.01)) as bot:
+        with pytest.raises(NetworkError):
+            await bot.send_message(user.id, "hi")
+        assert (await bot.send_message(user.id, "again")).text == "again"
+
+
+async def test_slow_answer_times_out(tg: FakeTelegram) -> None:
+    user = tg.user(1203)
+    tg.slow("sendMessage", 1.0, times=1)
+    async with bot_on(tg.url, AiohttpRequest(read_timeout=0.2)) as bot:
+        with pytest.raises(TimedOut):
+            await bot.send_message(user.id, "hi")
+
+
+async def test_unreachable_server_is_a_network_error_without_the_token() -> None:
+    request = AiohttpRequest(connect_timeout=2)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.post(f"http://127.0.0.1:1/bot{DEFAULT_TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+    assert DEFAULT_TOKEN not in str(raised.value)
