@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
-from bot.request import AiohttpRequest
+from bot.request import AiohttpRequest, _env_proxy
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
 
@@ -62,3 +62,18 @@ async def test_unreachable_server_is_a_network_error_without_the_token() -> None
     finally:
         await request.shutdown()
     assert DEFAULT_TOKEN not in str(raised.value)
+
+
+async def test_proxy_from_the_environment(
+    tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests to a server only the proxy can reach go through ``HTTP_PROXY``."""
+    monkeypatch.setenv("HTTP_PROXY", tg.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    _env_proxy.cache_clear()
+    try:
+        async with bot_on("http://api.telegram.invalid", AiohttpRequest()) as bot:
+            assert bot.username
+    finally:
+        _env_proxy.cache_clear()
+    assert tg.requests("getMe")
