@@ -116,8 +116,14 @@ class AiohttpRequest(BaseRequest):
         await self.initialize()
         assert self._session is not None
         try:
+            body = _body(request_data)
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=limits, proxy=_proxy_for(url)
+                method,
+                url,
+                data=body,
+                headers=FORM_URLENCODED if isinstance(body, bytes) else None,
+                timeout=limits,
+                proxy=_proxy_for(url),
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
@@ -141,12 +147,19 @@ def _env_proxy(scheme: str, host: str) -> str | None:
     return urllib.request.getproxies().get(scheme)
 
 
-def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
-    """Form fields, as multipart when the request uploads files."""
+FORM_URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _body(request_data: RequestData | None) -> aiohttp.FormData | bytes | None:
+    """Form fields, as multipart when the request uploads files.
+
+    Plain forms are encoded here: given a dict, aiohttp builds a multipart writer (and a
+    random boundary) for every request before it settles on URL encoding.
+    """
     if request_data is None:
         return None
     if not request_data.contains_files:
-        return request_data.json_parameters
+        return urllib.parse.urlencode(request_data.json_parameters).encode()
     form = aiohttp.FormData(request_data.json_parameters)
     for name, (filename, content, mimetype) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mimetype)
