@@ -49,7 +49,9 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         token=settings.token(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        request=AiohttpRequest(connection_pool_size=8, pool_timeout=10, read_timeout=30),
+        request=AiohttpRequest(
+            connection_pool_size=8, pool_timeout=10, read_timeout=30, write_timeout=30
+        ),
         get_updates_request=AiohttpRequest(connection_pool_size=1, read_timeout=40),
         rate_limiter=MessageRateLimiter(overall_max_rate=settings.send_rate, max_retries=5),
     )

@@ -36,8 +36,8 @@ class AiohttpRequest(BaseRequest):
     Replaces PTB's ``HTTPXRequest``: httpcore checks every pooled socket for readability
     (two system calls each) on each request, which cost 1.9 ms of event loop per request
     against 0.24 ms here (BENCHMARKS.md). 429 answers are left to PTB's ``AIORateLimiter``,
-    which honours ``retry_after``. aiohttp has no write timeout: a stalled upload ends at
-    the read timeout, as the server only answers once it has the body.
+    which honours ``retry_after``. aiohttp has no write timeout of its own, so the sum of
+    the four timeouts bounds the whole request (a stalled upload included).
     """
 
     def __init__(
@@ -45,6 +45,7 @@ class AiohttpRequest(BaseRequest):
         *,
         connection_pool_size: int = 8,
         read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         retries: int = 5,
@@ -52,6 +53,7 @@ class AiohttpRequest(BaseRequest):
     ) -> None:
         self.pool_size = connection_pool_size
         self._read_timeout = read_timeout
+        self.write_timeout = write_timeout
         self.connect_timeout = connect_timeout
         self.pool_timeout = pool_timeout
         self.retries = retries
@@ -89,13 +91,15 @@ class AiohttpRequest(BaseRequest):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send the request, again after a pause while Telegram answers 5xx."""
-        del write_timeout  # see the class docstring
         connect = _seconds(connect_timeout, self.connect_timeout)
         waiting = _seconds(pool_timeout, self.pool_timeout)
+        read = _seconds(read_timeout, self._read_timeout)
+        steps = (waiting, connect, _seconds(write_timeout, self.write_timeout), read)
         limits = aiohttp.ClientTimeout(
+            total=None if None in steps else sum(s for s in steps if s is not None),
             connect=None if connect is None or waiting is None else connect + waiting,
             sock_connect=connect,
-            sock_read=_seconds(read_timeout, self._read_timeout),
+            sock_read=read,
         )
         for attempt in range(self.retries + 1):
             status, payload = await self._send(url, method, request_data, limits)
