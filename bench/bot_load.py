@@ -188,6 +188,7 @@ class Load:
     def __init__(self, tg: BenchTelegram, tracker: Tracker, users: list[FakeUser], mix: str):
         self.tg, self.tracker, self.users = tg, tracker, users
         self.photos = phone_photos(26)
+        tg.prepare(self.photos)
         self.kinds, self.weights = zip(*MIXES[mix].items(), strict=True)
         self.sent: dict[str, int] = {}
         self.random = random.Random(8)
