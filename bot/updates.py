@@ -68,10 +68,10 @@ class ConfirmingBot(ExtBot[None]):
             await self._progress(IDLE_WAIT_SECONDS)
 
     async def _progress(self, at_most: float) -> None:
-        """Wait until an update is handled, or ``at_most`` seconds."""
-        self._done.clear()
+        """Wait until an update was handled since the last poll or wait, or ``at_most`` s."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), at_most)
+        self._done.clear()
 
     def _release_stuck(self) -> None:
         now = time.monotonic()
@@ -104,6 +104,7 @@ class ConfirmingBot(ExtBot[None]):
             offset = self._newest + 1
         if isinstance(read_timeout, DefaultValue):
             read_timeout = self.request.read_timeout
+        self._done.clear()  # what is handled from now on is progress after this poll
         result = await self._post(
             "getUpdates",
             {
