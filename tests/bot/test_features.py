@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bench.botproc import phone_photos
 from db.models import User, UserDepartment, UserPrediction
 from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, photo_bytes
 from tests.bot.test_conversation import first_val
@@ -145,3 +146,19 @@ async def test_stats_for_admins_only(bot: BotHarness) -> None:
     figures = (await bot.reply(await tg.send_command(admin, "/stats"))).params["text"]
     assert "Utilisateurs : 1" in figures and "Photos : 1" in figures
     assert "Modèle" in figures and "Dernière sauvegarde : jamais" in figures
+
+
+async def test_phone_photo_downloaded_at_the_smallest_size_that_suffices(bot: BotHarness) -> None:
+    tg = bot.tg
+    user = tg.user(3010)
+    await consent(bot, user, "33")
+    sent = await tg.send_photo(user, phone_photos(1)[0])  # 1280x960: Telegram adds 800x600
+    await bot.reply(sent)
+    assert sent.message is not None
+    medium = next(size for size in sent.message["photo"] if size["width"] == 800)
+    assert [r.params["file_id"] for r in tg.requests("getFile")] == [medium["file_id"]]
+    async with bot.services.sessions() as session:
+        row = await session.scalar(select(UserPrediction).where(UserPrediction.user_id == 3010))
+    assert row is not None and row.image_path is not None
+    stored = (bot.settings.data_dir / row.image_path).read_bytes()
+    assert stored == tg.file_bytes(medium["file_id"])
