@@ -76,7 +76,8 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
         assert row.corrected_class == correction and row.confirmed_at is not None
         assert row.department_code == "33"
         assert row.image_path is not None
-        assert (bot.settings.data_dir / row.image_path).read_bytes() == data
+        downloaded = tg.requests("getFile")[0].params["file_id"]
+        assert (bot.settings.data_dir / row.image_path).read_bytes() == tg.file_bytes(downloaded)
         user = await session.get(User, alice.id)
         assert user is not None and user.consent_at is not None
         departments = await session.scalars(select(UserDepartment.department_code))
