@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,17 +39,6 @@ class Backbone:
         self._interp.set_tensor(self._input, np.asarray(image, np.float32)[None])
         self._interp.invoke()
         return np.array(self._interp.get_tensor(self._output)[0], np.float32)
-
-    def embed_many(
-        self, images: Iterable[np.ndarray], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
-        """Embed a sequence of images -> float32 [N, 1280]."""
-        out = []
-        for i, image in enumerate(images):
-            out.append(self.embed(image))
-            if progress is not None:
-                progress(i + 1)
-        return np.stack(out) if out else np.zeros((0, 1280), np.float32)
 
 
 class EmbeddingCache:
