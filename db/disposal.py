@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,11 +70,19 @@ class CachedRulebook:
         self.clock = clock
         self._book: Rulebook | None = None
         self._loaded = 0.0
+        self._reading = asyncio.Lock()
+
+    def _stale(self) -> bool:
+        return self._book is None or self.clock() - self._loaded > self.ttl
 
     async def get(self, session: Callable[[], AsyncSession]) -> Rulebook:
-        """The rulebook, read through a new session from ``session`` when stale."""
-        if self._book is None or self.clock() - self._loaded > self.ttl:
-            async with session() as fresh:
-                self._book = await load_rulebook(fresh)
-            self._loaded = self.clock()
+        """The rulebook, read through a new session from ``session`` when stale (once, however
+        many answers ask for it meanwhile)."""
+        if self._stale():
+            async with self._reading:
+                if self._stale():
+                    async with session() as fresh:
+                        self._book = await load_rulebook(fresh)
+                    self._loaded = self.clock()
+        assert self._book is not None
         return self._book

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.disposal import CachedRulebook, disposal_for
@@ -56,3 +58,17 @@ async def test_cached_rulebook_rereads_after_ttl(
     now[0] = 61
     fresh = await cache.get(sessions)
     assert fresh.disposal("bois", "33", "fr").container == "Nouvelle benne"  # type: ignore[union-attr]
+
+
+async def test_cached_rulebook_read_once_by_concurrent_answers(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    opened = []
+
+    def counting() -> AsyncSession:
+        opened.append(1)
+        return sessions()
+
+    cache = CachedRulebook(ttl=60)
+    books = await asyncio.gather(*(cache.get(counting) for _ in range(8)))
+    assert len(opened) == 1 and all(book is books[0] for book in books)
