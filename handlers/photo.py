@@ -42,8 +42,8 @@ def _file_of(message: Message) -> tuple[str, int | None]:
     else the largest (a document: the file itself)."""
     if message.photo:
         by_area = sorted(message.photo, key=lambda size: size.width * size.height)
-        fit = [size for size in by_area if min(size.width, size.height) >= SOURCE_MIN_SIDE]
-        best = fit[0] if fit else by_area[-1]
+        fits = (size for size in by_area if min(size.width, size.height) >= SOURCE_MIN_SIDE)
+        best = next(fits, by_area[-1])
         return best.file_id, best.file_size
     document = message.document
     assert document is not None
