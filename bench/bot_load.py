@@ -44,6 +44,7 @@ from bench.botproc import (  # noqa: E402
     running_bot,
     scalar,
 )
+from bench.machine import describe  # noqa: E402
 from tests.fake_telegram import FakeUser  # noqa: E402
 from tests.fake_telegram.updates import JSONDict  # noqa: E402
 
@@ -155,6 +156,8 @@ class Sample:
 class Result:
     """What one run measured."""
 
+    machine: str
+    """CPU model and cores (``bench.machine.describe``)."""
     db: str
     mix: str
     send_rate: float
@@ -343,6 +346,7 @@ def _result(
     cpus = [s.cpu for s in samples] or [0.0]
     photos = max(1, sum(photos for _, _, photos in tracker.answered_at))
     return Result(
+        machine=describe(),
         db=args.db,
         mix=args.mix,
         send_rate=args.send_rate,
@@ -373,6 +377,7 @@ def summary(result: Result) -> str:
     """The human-readable table."""
     limiter = "off" if not result.send_rate else f"{result.send_rate:g} msg/s"
     lines = [
+        f"machine: {result.machine}",
         f"db={result.db} mix={result.mix} send limiter={limiter} users={result.users} "
         f"offered={result.offered_rate:g}/s for {result.seconds:g}s",
         f"sent      {result.sent}",

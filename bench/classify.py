@@ -23,6 +23,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.machine import describe  # noqa: E402
 from ml.classifier import Classifier  # noqa: E402
 from ml.embeddings import Backbone  # noqa: E402
 from ml.image_io import decode_image  # noqa: E402
@@ -76,6 +77,7 @@ def main() -> int:
     data = make_photo(args.data)
     clf = Classifier.load(args.model)
     array = preprocess(decode_image(data)).astype(np.float32)
+    print(f"machine: {describe()}")
     print(
         f"model {clf.version}, {(args.model / 'backbone.tflite').stat().st_size / 1e6:.1f} MB "
         f"backbone, photo 1280x960 JPEG {len(data) / 1024:.0f} KiB, {args.runs} runs"
