@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ ALBUM_SIZE = 3
 DRAIN_SECONDS = 30.0
 CONSENTING = 0.75
 """Share of users who accepted the privacy notice (their photos are stored and recorded)."""
+LOG_LIMIT = 10_000
+"""Requests the fake server keeps: all of a 30 min soak took the bench process to 2 GB."""
 
 
 @dataclass
@@ -182,6 +184,8 @@ class Result:
     bench_cpu_avg: float
     machine_cpu_avg: float
     """Whole machine, in % of one core: minus bot and bench, what other processes used."""
+    calls_per_s: dict[str, float]
+    """The bot's Bot API calls per second by method (load window and drain)."""
     samples: list[Sample]
 
 
@@ -284,7 +288,7 @@ async def run(args: argparse.Namespace) -> Result:
         async with database(args.db, data_dir) as url:
             ids = list(range(10_000, 10_000 + args.users))
             await add_users(url, ids[: int(len(ids) * CONSENTING)])
-            tg = BenchTelegram(tracker.on_reply)
+            tg = BenchTelegram(tracker.on_reply, log_limit=LOG_LIMIT)
             async with tg:
                 users = [tg.user(uid) for uid in ids]
                 env = {"DUMPIN_SEND_RATE": str(args.send_rate)}
@@ -303,6 +307,7 @@ async def run(args: argparse.Namespace) -> Result:
                     sampler = asyncio.create_task(_sample(tracker, tg, stats, samples))
                     bench_cpu = time.process_time()
                     cpu = (stats.cpu_seconds(), stats.cpu_seconds(bot.pid))
+                    calls_before = tg.calls.copy()
                     await load.run(args.rate, args.seconds)
                     drain_started = time.monotonic()
                     await tracker.settled(DRAIN_SECONDS)
@@ -312,10 +317,11 @@ async def run(args: argparse.Namespace) -> Result:
                     bench_cpu = time.process_time() - bench_cpu
                     cpu = (stats.cpu_seconds() - cpu[0], stats.cpu_seconds(bot.pid) - cpu[1])
                     sampler.cancel()
+                    calls = tg.calls - calls_before
                     _, rss_peak = stats.memory_mb()
                 rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
     print(f"rows recorded: {rows}", file=sys.stderr)
-    return _result(args, tracker, load, samples, drain, rss_peak, bench_cpu, cpu, lost)
+    return _result(args, tracker, load, samples, drain, rss_peak, bench_cpu, cpu, lost, calls)
 
 
 async def _warm_up(load: Load, tracker: Tracker) -> None:
@@ -335,6 +341,7 @@ def _result(
     bench_cpu: float,
     cpu: tuple[float, float],
     lost: int,
+    calls: Counter[str],
 ) -> Result:
     window = [(t, photos) for t, _, photos in tracker.answered_at if t <= args.seconds]
     answered: dict[str, int] = {}
@@ -369,6 +376,10 @@ def _result(
         rss_max_mb=round(max(rss_peak, *(s.rss_mb for s in samples)), 1),
         bench_cpu_avg=round(100 * bench_cpu / (args.seconds + drain), 1),
         machine_cpu_avg=round(statistics.mean([s.machine_cpu for s in samples] or [0.0]), 1),
+        calls_per_s={
+            method: round(count / (args.seconds + drain), 2)
+            for method, count in calls.most_common()
+        },
         samples=samples,
     )
 
@@ -391,6 +402,8 @@ def summary(result: Result) -> str:
         f"{max(0.0, result.machine_cpu_avg - result.cpu_avg - result.bench_cpu_avg):.0f}%)",
         f"bot CPU per photo {result.cpu_ms_per_photo} ms, of which event loop "
         f"{result.loop_cpu_ms_per_photo} ms",
+        "Bot API calls/s: "
+        + ", ".join(f"{method} {rate:g}" for method, rate in result.calls_per_s.items()),
         "",
         f"{'kind':<8} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'max ms':>9}",
     ]

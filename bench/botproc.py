@@ -62,8 +62,8 @@ class BenchTelegram(FakeTelegram):
     """``FakeTelegram`` that builds each distinct photo's thumbnails once (the load generator
     must not spend its CPU resizing) and reports replies to an observer."""
 
-    def __init__(self, on_reply: Reply | None = None) -> None:
-        super().__init__()
+    def __init__(self, on_reply: Reply | None = None, log_limit: int | None = None) -> None:
+        super().__init__(log_limit=log_limit)
         self.on_reply = on_reply
         self._thumbs: dict[int, list[tuple[bytes, int, int]]] = {}
 

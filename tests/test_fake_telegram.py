@@ -277,6 +277,19 @@ async def test_slow_method(tg: FakeTelegram) -> None:
         assert time.monotonic() - started >= 0.3
 
 
+async def test_log_limit_keeps_the_latest_requests_and_counts_all() -> None:
+    async with FakeTelegram(token=DEFAULT_TOKEN, log_limit=3) as server:
+        hana = server.user(1008, "Hana")
+        async with plain_bot(server) as bot:
+            for n in range(5):
+                await bot.send_message(hana.id, f"m{n}")
+        kept = server.requests("sendMessage")
+        assert [r.params["text"] for r in kept] == ["m2", "m3", "m4"]
+        assert [r.seq for r in kept] == [3, 4, 5]  # after getMe (0) and m0, m1
+        assert server.calls["sendMessage"] == 5
+        assert len(server.messages(hana)) == 5
+
+
 async def test_get_updates_semantics(tg: FakeTelegram) -> None:
     hugo = tg.user(1008, "Hugo")
     async with plain_bot(tg) as bot:

@@ -17,7 +17,7 @@ import copy
 import json
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -105,12 +105,16 @@ class FakeTelegram(BotApi):
         first_name: str = "Dumpin",
         strict_chats: bool = True,
         host: str = "127.0.0.1",
+        log_limit: int | None = None,
     ) -> None:
+        """``log_limit`` keeps only that many of the latest requests (long benchmarks);
+        ``calls`` counts them all."""
         super().__init__(token, username=username, first_name=first_name, strict_chats=strict_chats)
         self.host = host
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
-        self._log: list[RecordedRequest] = []
+        self._log: deque[RecordedRequest] = deque(maxlen=log_limit)
+        self.calls: Counter[str] = Counter()
         self._claimed: set[int] = set()
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, _Delay] = {}
@@ -192,7 +196,7 @@ class FakeTelegram(BotApi):
         else:
             name = self._canonical(method)
         record = RecordedRequest(
-            seq=len(self._log),
+            seq=self.calls.total(),
             method=name,
             params=params,
             files=files,
@@ -200,6 +204,7 @@ class FakeTelegram(BotApi):
             http_method=request.method,
         )
         self._log.append(record)
+        self.calls[name] += 1
         payload: bytes | None = None
         try:
             try:
@@ -348,7 +353,7 @@ class FakeTelegram(BotApi):
 
     def format_log(self, last: int = 25) -> str:
         """The last ``last`` requests, one per line."""
-        lines = [f"  {r.time:7.3f}s {r.summary()}" for r in self._log[-last:]]
+        lines = [f"  {r.time:7.3f}s {r.summary()}" for r in list(self._log)[-last:]]
         return "\n".join(lines) or "  (no requests)"
 
     # -- state inspection ------------------------------------------------------------------
