@@ -22,8 +22,9 @@ REFILL_BELOW = 32
 """Poll for more only once fewer updates than this are in flight: each poll sends back every
 update not yet confirmed, so polling a full batch again and again only re-reads it."""
 IDLE_WAIT_SECONDS = 0.25
-"""When Telegram only sent back updates still being handled, poll again as soon as one of
-them is done, or after this long (new updates wait at most this much)."""
+"""While updates are being handled, poll again as soon as one of them is done (the poll then
+also confirms it), or after this long (new updates wait at most this much). Polling at once
+would only send back the updates in flight."""
 HOLD_SECONDS = 300.0
 """An update still unhandled after this long is confirmed anyway (a stuck handler must not
 stop the bot taking updates)."""
@@ -44,7 +45,7 @@ class ConfirmingBot(ExtBot[None]):
     PTB cannot parse is logged and skipped; PTB would fetch it again forever.
     """
 
-    __slots__ = ("_done", "_in_flight", "_newest", "_nothing_new")
+    __slots__ = ("_done", "_in_flight", "_newest")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,7 +53,6 @@ class ConfirmingBot(ExtBot[None]):
             self._in_flight: dict[int, float] = {}
             self._newest = 0
             self._done = asyncio.Event()
-            self._nothing_new = False
 
     def handled(self, update_id: int) -> None:
         """The update is done with (answered or failed): it may be confirmed."""
@@ -64,7 +64,7 @@ class ConfirmingBot(ExtBot[None]):
         while len(self._in_flight) >= REFILL_BELOW:
             await self._progress(HOLD_CHECK_SECONDS)
             self._release_stuck()
-        if self._nothing_new and self._in_flight:
+        if self._in_flight:
             await self._progress(IDLE_WAIT_SECONDS)
 
     async def _progress(self, at_most: float) -> None:
@@ -135,7 +135,6 @@ class ConfirmingBot(ExtBot[None]):
             fresh.append(update)
             self._in_flight[update.update_id] = time.monotonic()
             self._newest = update.update_id
-        self._nothing_new = bool(result) and not fresh
         return tuple(fresh)
 
 
