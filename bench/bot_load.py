@@ -352,6 +352,7 @@ def _result(
     second = [s.outstanding for s in samples[half:]] or [0]
     cpus = [s.cpu for s in samples] or [0.0]
     photos = max(1, sum(photos for _, _, photos in tracker.answered_at))
+    elapsed = args.seconds + drain
     return Result(
         machine=describe(),
         db=args.db,
@@ -374,12 +375,9 @@ def _result(
         cpu_ms_per_photo=round(1000 * cpu[0] / photos, 1),
         loop_cpu_ms_per_photo=round(1000 * cpu[1] / photos, 1),
         rss_max_mb=round(max(rss_peak, *(s.rss_mb for s in samples)), 1),
-        bench_cpu_avg=round(100 * bench_cpu / (args.seconds + drain), 1),
+        bench_cpu_avg=round(100 * bench_cpu / elapsed, 1),
         machine_cpu_avg=round(statistics.mean([s.machine_cpu for s in samples] or [0.0]), 1),
-        calls_per_s={
-            method: round(count / (args.seconds + drain), 2)
-            for method, count in calls.most_common()
-        },
+        calls_per_s={method: round(count / elapsed, 2) for method, count in calls.most_common()},
         samples=samples,
     )
 

@@ -61,11 +61,11 @@ class ConfirmingBot(ExtBot[None]):
 
     async def _until_worth_polling(self) -> None:
         """Wait while a poll could only send back updates the bot already holds."""
+        if self._in_flight:
+            await self._progress(IDLE_WAIT_SECONDS)
         while len(self._in_flight) >= REFILL_BELOW:
             await self._progress(HOLD_CHECK_SECONDS)
             self._release_stuck()
-        if self._in_flight:
-            await self._progress(IDLE_WAIT_SECONDS)
 
     async def _progress(self, at_most: float) -> None:
         """Wait until an update was handled since the last poll or wait, or ``at_most`` s."""
