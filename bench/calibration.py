@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from db.categories import CLASSES
 from ml.classifier import Classifier
-from ml.dataset import CLASSES
 from ml.evaluate import labelled_samples
 
 REPO = Path(__file__).resolve().parent.parent

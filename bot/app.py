@@ -27,7 +27,7 @@ from handlers import (
     stats,
 )
 from locales import N_, translations
-from scheduler.model_watch import watch_active_model
+from ml.model_watch import watch_active_model
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-import ml.dataset
-
-CLASSES: tuple[str, ...] = ml.dataset.CLASSES
-"""The 13 waste classes, in the model's label order."""
-
 NATIONAL = "*"
 """``department_code`` of the national default nomenclature rows."""
 

@@ -9,7 +9,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from db.models import CLASSES
+from db.categories import CLASSES
 from handlers.answers import choose, load_group
 from handlers.common import Context, Who, services, who
 from handlers.photo import rules_for

@@ -8,8 +8,8 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from db import geo
+from db.categories import CLASSES
 from db.disposal import Disposal
-from db.models import CLASSES
 from handlers.common import Who
 from locales.labels import LABELS
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.models import CLASSES
+from db.categories import CLASSES
 from locales import N_
 
 LABELS: dict[str, str] = {

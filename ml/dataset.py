@@ -5,23 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-CLASSES: tuple[str, ...] = (
-    "bois",
-    "carton",
-    "cuir",
-    "textile",
-    "alimentaire",
-    "dechets_verts",
-    "electronique",
-    "metal",
-    "papier",
-    "pierre",
-    "plastique",
-    "verre",
-    "autre",
-)
-# Kept in the label set but never predicted: val cannot show that it works.
-UNTRAINED: frozenset[str] = frozenset({"dechets_verts"})
+from db.categories import CLASSES
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif"})
 
 

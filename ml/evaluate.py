@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from db.categories import CLASSES
 from ml.classifier import Classifier
-from ml.dataset import CLASSES, Sample, list_split
+from ml.dataset import Sample, list_split
 from ml.image_io import UnsupportedImage
 from ml.metrics import compute_metrics
 

@@ -25,8 +25,9 @@ from typing import Any, overload
 import numpy as np
 from PIL import Image
 
+from db.categories import CLASSES, UNTRAINED
 from ml.augment import AUGMENT_VERSION, augment, scene_view
-from ml.dataset import CLASSES, UNTRAINED, Sample, class_counts, list_split
+from ml.dataset import Sample, class_counts, list_split
 from ml.embeddings import Backbone, EmbeddingCache, file_sha256
 from ml.head import L2, LABEL_SMOOTHING, Head, balanced_class_weight, train_head
 from ml.image_io import decode_path

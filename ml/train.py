@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from db.categories import CLASSES, UNTRAINED
 from ml.augment import augment, scene_view
-from ml.dataset import CLASSES, UNTRAINED
 from ml.embeddings import Backbone, backbone_id, file_sha256
 from ml.head import Head, balanced_class_weight, train_head
 from ml.preprocess import DESCRIPTION, INPUT_SIZE, preprocess

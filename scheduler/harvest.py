@@ -12,7 +12,8 @@ from PIL import Image, ImageOps
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CLASSES, HeldOutSample, TrainingSample, User, UserPrediction, utcnow
+from db.categories import CLASSES
+from db.models import HeldOutSample, TrainingSample, User, UserPrediction, utcnow
 
 SPLIT_BUCKETS = 20
 """``int(sha[-8:], 16) % 20``: 0-13 train (70 %), 14-16 val (15 %), 17-19 test (15 %)."""

@@ -14,10 +14,10 @@ import pymysql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.db import database_error
 from bot.errors import DumpinError
 from bot.logs import redact
 from bot.settings import Settings
+from db.errors import database_error
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
 from scheduler.backup import BackupReport, archive_media, write_backup

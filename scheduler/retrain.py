@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import DumpinError
 from bot.settings import Settings
-from db.models import CLASSES, HeldOutSample, Model, TrainingSample
+from db.categories import CLASSES
+from db.models import HeldOutSample, Model, TrainingSample
 from ml.augment import AUGMENT_VERSION
 from ml.dataset import list_split
 from ml.head import L2, LABEL_SMOOTHING, Head
 from ml.image_io import UnsupportedImage, decode_path
 from ml.metrics import Metrics, compute_metrics
+from ml.registry import CANDIDATE, ensure_active, new_samples, promote, read_card
 from ml.retrain import ViewEmbedder, background_sample, metrics_json, train_on_views
-from scheduler.registry import CANDIDATE, ensure_active, new_samples, promote, read_card
 
 MIN_TRAIN_PER_CLASS = 5
 """A class is learnable with this many training images and at least one test image."""

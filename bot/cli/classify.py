@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from bot.cli.db import database_error
 from bot.errors import DumpinError
 from bot.settings import Settings
 from db import geo
+from db.categories import CLASSES
 from db.disposal import Disposal, load_rulebook
-from db.models import CLASSES
+from db.errors import database_error
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier, Prediction
 from ml.image_io import UnsupportedImage

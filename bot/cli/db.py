@@ -6,10 +6,10 @@ import argparse
 import asyncio
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
-from bot.errors import DumpinError
 from bot.settings import Settings
+from db.errors import database_error
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import create_engine, session_factory
@@ -25,12 +25,6 @@ def register(subparsers: Any) -> None:
     actions.add_parser(
         "seed", help="load départements, régions and sorting rules (idempotent)"
     ).set_defaults(func=_seed)
-
-
-def database_error(exc: DBAPIError) -> DumpinError:
-    """A one-line error for a database failure, with no URL or password in it."""
-    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
-    return DumpinError(f"database error: {reason}")
 
 
 def _upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.errors import DumpinError
 from bot.settings import Settings
-from db.models import CLASSES
+from db.categories import CLASSES
 from ml.classifier import Classifier
 from ml.evaluate import EvalReport, evaluate
 

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from db.models import Model
+from ml.registry import list_models, promote
 from scheduler.jobs import run_command, with_sessions
-from scheduler.registry import list_models, promote
 
 
 def register(subparsers: Any) -> None:

@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from bot.cli.db import database_error
 from bot.settings import Settings
 from bot.stats_text import card_metrics, last_backup, stats_lines
 from db import stats
+from db.errors import database_error
 from db.session import create_engine, session_factory
 from locales import translations
 from locales.labels import LABELS
-from scheduler.registry import read_card
+from ml.registry import read_card
 
 
 def register(subparsers: Any) -> None:

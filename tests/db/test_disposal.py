@@ -6,8 +6,8 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.categories import CLASSES
 from db.disposal import CachedRulebook, disposal_for
-from db.models import CLASSES
 from tests.db.factories import edit_national_container
 
 

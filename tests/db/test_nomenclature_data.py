@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from db import geo
-from db.models import CLASSES, NATIONAL
+from db.categories import CLASSES
+from db.models import NATIONAL
 from db.reference import read_rows
 
 COLUMNS = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import CLASSES, NATIONAL, Department, Nomenclature, Region
+from db.categories import CLASSES
+from db.models import NATIONAL, Department, Nomenclature, Region
 from db.seed import seed
 from tests.db.factories import edit_national_container
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from db.categories import CLASSES, UNTRAINED
 from ml.classifier import Classifier
-from ml.dataset import CLASSES, UNTRAINED
 from ml.embeddings import Backbone
 from ml.evaluate import evaluate
 from ml.head import Head

@@ -16,12 +16,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from db.models import CLASSES, HeldOutSample, Model, TrainingSample
+from db.categories import CLASSES
+from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
 from ml.head import train_head
+from ml.model_watch import watch_active_model
+from ml.registry import promote
 from ml.retrain import ViewEmbedder
-from scheduler.model_watch import watch_active_model
-from scheduler.registry import promote
 from scheduler.retrain import retrain
 from tests.scheduler.conftest import model_copy, settings_for
 

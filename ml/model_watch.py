@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.registry import active_model
+from ml.registry import active_model
 
 log = logging.getLogger(__name__)
 
