@@ -1,4 +1,8 @@
-"""Content-addressed photo storage: ``uploads/<sha[:2]>/<sha>.<ext>`` under the data dir."""
+"""Content-addressed photo storage: ``uploads/<sha[:2]>/<sha>.<ext>`` under the data dir.
+
+The hash is the one of the bytes received (the photo's identity); the file holds the image
+re-encoded without metadata (:mod:`db.scrub`), written 0600.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from db.scrub import scrubbed
 
 
 def sha256(data: bytes) -> str:
@@ -24,17 +30,19 @@ class MediaStore:
         return f"uploads/{digest[:2]}/{digest}.{extension}"
 
     def save(self, data: bytes, extension: str = "jpg") -> tuple[str, str]:
-        """Store ``data`` (once) and return its hash and relative path."""
+        """Store the image ``data`` (once) without its metadata and return its hash and
+        relative path; raises ``OSError`` (:class:`db.scrub.UnreadableImage` included)."""
         digest = sha256(data)
         relative = self.relative_path(digest, extension)
         target = self.root / relative
         if target.exists():
             return digest, relative
+        clean = scrubbed(data, extension)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(clean)
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -52,11 +60,6 @@ class MediaStore:
 
 
 def extension_of(data: bytes) -> str:
-    """File extension from the image's signature (``jpg`` when unknown)."""
-    if data.startswith(b"\x89PNG"):
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data.startswith(b"GIF8"):
-        return "gif"
-    return "jpg"
+    """The stored file's extension: ``jpg`` for a JPEG, ``png`` for any other format (stored
+    images are re-encoded, see :mod:`db.scrub`)."""
+    return "jpg" if data.startswith(b"\xff\xd8") else "png"

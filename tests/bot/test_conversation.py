@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from db.models import User, UserDepartment, UserPrediction
-from tests.bot.conftest import BotHarness, buttons, photo_bytes, start_bot
+from tests.bot.conftest import BotHarness, buttons, photo_bytes, same_picture, start_bot
 
 GLASS = "val/verre/"
 
@@ -77,7 +77,9 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
         assert row.department_code == "33"
         assert row.image_path is not None
         downloaded = tg.requests("getFile")[0].params["file_id"]
-        assert (bot.settings.data_dir / row.image_path).read_bytes() == tg.file_bytes(downloaded)
+        assert same_picture(
+            (bot.settings.data_dir / row.image_path).read_bytes(), tg.file_bytes(downloaded)
+        )
         user = await session.get(User, alice.id)
         assert user is not None and user.consent_at is not None
         departments = await session.scalars(select(UserDepartment.department_code))
