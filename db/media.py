@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
+from collections.abc import Set
 from pathlib import Path
 
 from db.scrub import scrubbed
@@ -57,6 +59,20 @@ class MediaStore:
         """Remove several stored photos."""
         for relative in relatives:
             self.delete(relative)
+
+    def delete_unreferenced(self, referenced: Set[str], min_age: float = 0.0) -> list[str]:
+        """Remove stored photos no row refers to (a forgotten user's, brought back by a
+        restore) that are at least ``min_age`` seconds old (a photo being recorded is saved
+        just before its row); returns their relative paths."""
+        uploads = self.root / "uploads"
+        cutoff = time.time() - min_age
+        removed = []
+        for path in sorted(uploads.glob("*/*")) if uploads.is_dir() else []:
+            relative = path.relative_to(self.root).as_posix()
+            if relative not in referenced and path.is_file() and path.stat().st_mtime <= cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(relative)
+        return removed
 
 
 def extension_of(data: bytes) -> str:

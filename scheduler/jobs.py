@@ -20,9 +20,10 @@ from bot.settings import Settings
 from db.errors import database_error
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
-from scheduler.backup import BackupReport, archive_media, write_backup
+from scheduler.backup import BackupReport, write_backup
 from scheduler.harvest import HarvestReport, harvest
 from scheduler.lock import instance_lock
+from scheduler.media_archive import archive_media
 from scheduler.retrain import RetrainReport, Stopped, retrain
 
 T = TypeVar("T")
@@ -56,14 +57,22 @@ async def with_sessions(
 async def backup_job(
     settings: Settings, _stop: threading.Event, media: bool = False
 ) -> BackupReport:
-    """Database dump (and, with ``media``, the incremental photo tar)."""
+    """Database dump (and, with ``media``, the archive of photos, samples and models)."""
     report = await asyncio.to_thread(
         write_backup, settings.db_url, settings.data_dir, settings.backup_keep
     )
     if media:
-        tar, count = await asyncio.to_thread(archive_media, settings.data_dir)
+        tar, count, removed = await asyncio.to_thread(
+            archive_media, settings.data_dir, settings.backup_keep
+        )
         report = BackupReport(
-            report.path, report.size, report.seconds, report.method, report.removed, tar, count
+            report.path,
+            report.size,
+            report.seconds,
+            report.method,
+            [*report.removed, *removed],
+            tar,
+            count,
         )
     return report
 
