@@ -22,7 +22,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -68,7 +68,8 @@ def read_record(path: Path) -> Erasures:
         return {}
 
 
-def _lines(entries: Mapping[str, datetime]) -> str:
+def format_record(entries: Mapping[str, datetime]) -> str:
+    """The text of a record file holding ``entries``."""
     return "".join(f"{d} {w.isoformat()}\n" for d, w in sorted(entries.items()))
 
 
@@ -100,7 +101,7 @@ class ErasureLog:
         """Add erasures to the record file (one write under its lock, synced)."""
         with open(self.path, "a", opener=_private) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.write(_lines(entries))
+            handle.write(format_record(entries))
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -114,7 +115,7 @@ class ErasureLog:
             if new != current:
                 handle.seek(0)
                 handle.truncate()
-                handle.write(_lines(new))
+                handle.write(format_record(new))
                 handle.flush()
                 os.fsync(handle.fileno())
             return new
@@ -150,6 +151,8 @@ async def record(session: AsyncSession, log: ErasureLog, user_ids: Iterable[int]
     file (written first: an erasure whose commit fails is still applied after a restore,
     which only errs towards what the user asked for)."""
     now = utcnow()
+    if now.microsecond:  # whole seconds, as MySQL stores them; rounded up, never before it
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
     entries = {log.digest(user_id): now for user_id in user_ids}
     if entries:
         await asyncio.to_thread(log.append, entries)

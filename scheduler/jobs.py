@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import pymysql
@@ -17,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import DumpinError
 from bot.logs import redact
 from bot.settings import Settings
+from db.erasures import Erasures
 from db.errors import database_error
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
-from scheduler.backup import BackupReport, write_backup
+from scheduler.backup import BackupReport, backup_dir, write_backup
+from scheduler.erasure_record import all_erasures, erasure_log, write_backup_copy
 from scheduler.harvest import HarvestReport, harvest
 from scheduler.lock import instance_lock
 from scheduler.media_archive import archive_media
@@ -57,10 +60,12 @@ async def with_sessions(
 async def backup_job(
     settings: Settings, _stop: threading.Event, media: bool = False
 ) -> BackupReport:
-    """Database dump (and, with ``media``, the archive of photos, samples and models)."""
+    """Database dump and a copy of the erasure record (and, with ``media``, the archive of
+    photos, samples and models)."""
     report = await asyncio.to_thread(
         write_backup, settings.db_url, settings.data_dir, settings.backup_keep
     )
+    await copy_erasures(settings)
     if media:
         tar, count, removed = await asyncio.to_thread(
             archive_media, settings.data_dir, settings.backup_keep
@@ -75,6 +80,22 @@ async def backup_job(
             count,
         )
     return report
+
+
+async def copy_erasures(settings: Settings, expired_before: datetime | None = None) -> int:
+    """Write every known erasure (those after ``expired_before`` if given) beside the
+    backups; returns how many."""
+    directory = backup_dir(settings.data_dir)
+
+    async def known(sessions: async_sessionmaker[AsyncSession]) -> Erasures:
+        async with sessions() as session:
+            return await all_erasures(session, erasure_log(settings), directory)
+
+    entries = await with_sessions(settings, known)
+    if expired_before is not None:
+        entries = {d: w for d, w in entries.items() if w >= expired_before}
+    await asyncio.to_thread(write_backup_copy, directory, entries)
+    return len(entries)
 
 
 async def harvest_job(settings: Settings, _stop: threading.Event) -> HarvestReport:
