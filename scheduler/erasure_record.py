@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import Settings
 from db import erasures
 from db.erasures import ErasureLog, Erasures, read_record
-from scheduler.backup import partial_name, private_file
+from scheduler.backup import partial_name, private_dir, private_file
 
 
 def erasure_log(settings: Settings) -> ErasureLog:
@@ -36,7 +36,7 @@ async def all_erasures(session: AsyncSession, log: ErasureLog, directory: Path) 
 
 def write_backup_copy(directory: Path, entries: Erasures) -> None:
     """Replace the backups' copy of the erasure record (0600, atomic)."""
-    target = backup_copy(directory)
+    target = backup_copy(private_dir(directory))
     partial = partial_name(target)
     with private_file(partial) as out:
         out.write(erasures.format_record(entries).encode())

@@ -18,8 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import DumpinError
 from bot.logs import redact
 from bot.settings import Settings
+from db import predictions
 from db.erasures import Erasures
 from db.errors import database_error
+from db.media import MediaStore
+from db.models import utcnow
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
 from scheduler.backup import BackupReport, backup_dir, write_backup
@@ -27,6 +30,7 @@ from scheduler.erasure_record import all_erasures, erasure_log, write_backup_cop
 from scheduler.harvest import HarvestReport, harvest
 from scheduler.lock import instance_lock
 from scheduler.media_archive import archive_media
+from scheduler.purge import STRAY_MIN_AGE, PurgeReport, erasure_horizon, purge
 from scheduler.retrain import RetrainReport, Stopped, retrain
 
 T = TypeVar("T")
@@ -109,6 +113,46 @@ async def harvest_job(settings: Settings, _stop: threading.Event) -> HarvestRepo
         return report
 
     return await with_sessions(settings, work)
+
+
+async def purge_job(settings: Settings, _stop: threading.Event) -> PurgeReport:
+    """Retention: unconfirmed photos, inactive users, expired erasure records, stray files."""
+    record = erasure_log(settings)
+    now = utcnow()
+    horizon = erasure_horizon(backup_dir(settings.data_dir), settings.backup_keep, now)
+
+    async def work(
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> tuple[PurgeReport, list[str], set[str]]:
+        async with sessions() as session:
+            report, paths = await purge(
+                session,
+                record,
+                now,
+                settings.unconfirmed_photo_days,
+                settings.inactive_user_days,
+                horizon,
+            )
+            referenced = await predictions.stored_paths(session)
+            await session.commit()
+        return report, paths, referenced
+
+    report, paths, referenced = await with_sessions(settings, work)
+    media = MediaStore(settings.data_dir)
+    await asyncio.to_thread(media.delete_all, paths)
+    strays = await asyncio.to_thread(media.delete_unreferenced, referenced, STRAY_MIN_AGE)
+    if report.erasures:
+        await copy_erasures(settings, expired_before=horizon)
+    report = PurgeReport(report.users, report.photos, len(paths) + len(strays), report.erasures)
+    log.info(
+        "purge: %d users erased, %d unconfirmed photos, %d files deleted, %d erasure records "
+        "expired",
+        report.users,
+        report.photos,
+        report.files,
+        report.erasures,
+    )
+    return report
 
 
 async def retrain_job(
