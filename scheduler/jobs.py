@@ -86,6 +86,11 @@ async def backup_job(
     return report
 
 
+async def full_backup_job(settings: Settings, stop: threading.Event) -> BackupReport:
+    """The scheduled backup: database, erasure record and media archive."""
+    return await backup_job(settings, stop, media=True)
+
+
 async def copy_erasures(settings: Settings, expired_before: datetime | None = None) -> int:
     """Write every known erasure (those after ``expired_before`` if given) beside the
     backups; returns how many."""
