@@ -174,3 +174,19 @@ async def test_models_cli_lists_and_activates(
     async with sessions() as session:
         statuses = {r.version: r.status for r in await session.scalars(select(Model))}
     assert statuses == {"old": "active", "new": "retired"}
+
+
+async def test_files_missing_after_a_restore_are_skipped(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    tiny_base: Path,
+    shipped_model: Path,
+) -> None:
+    """A database restored without its media archive lists samples whose files are gone."""
+    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, shipped_model)
+    await _harvested_dechets_verts(sessions, tiny_base, settings.data_dir)
+    for split in ("train", "test"):
+        next((settings.data_dir / "dataset" / split / "dechets_verts").iterdir()).unlink()
+    report = await retrain(settings, sessions, allow_promotion=False)
+    assert report is not None and report.missing_files == 2
