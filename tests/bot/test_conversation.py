@@ -35,6 +35,8 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
     start = await tg.send_command(alice, "/start")
     privacy = await bot.reply(start)
     assert "Confidentialité" in privacy.params["text"]
+    for period in ("au bout de 30 jours", "après 365 jours", "8 semaines au plus"):
+        assert period in privacy.params["text"]  # the retention periods in force
     consent = await tg.press_button(alice, bot.last_message(alice), "consent:yes")
     assert (await bot.answer_of(consent)).get("text") is None
     assert "Merci" in (await bot.reply(consent, "editMessageText")).params["text"]

@@ -56,6 +56,7 @@ async def test_without_consent_nothing_is_stored(bot: BotHarness) -> None:
     user = tg.user(3002, language_code="en")
     privacy = await bot.reply(await tg.send_command(user, "/start"))
     assert "Privacy" in privacy.params["text"]
+    assert "without their location" in privacy.params["text"]
     declined = await tg.press_button(user, privacy.result, "consent:no")
     await bot.reply(declined, "editMessageText")
     await bot.reply(declined)
