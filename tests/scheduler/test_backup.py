@@ -21,7 +21,7 @@ from db.media import MediaStore
 from db.models import User, UserPrediction
 from scheduler.backup import backup_name, list_backups, prune, write_backup
 from scheduler.dump import mysql_connection
-from scheduler.media_archive import archive_media
+from scheduler.media_archive import archive_media, extract_media
 from scheduler.restore import restore_database
 from tests.scheduler.dbsnap import snapshot, wipe
 from tests.scheduler.test_harvest import tiny_jpeg
@@ -183,6 +183,11 @@ def test_media_archives_hold_the_service_and_are_pruned(tmp_path: Path) -> None:
     archives = sorted((tmp_path / "backups").glob("*.media.tar"))
     assert archives == [second, third]
     assert _names(archives) == {kept, late, "dataset/train/verre/ab.jpg", "models/v2/head.npz"}
+    elsewhere = tmp_path / "new-machine"
+    assert extract_media(elsewhere, tmp_path / "backups") == 4
+    restored = sorted(p for p in elsewhere.rglob("*") if p.is_file())
+    assert {p.relative_to(elsewhere).as_posix() for p in restored} == _names(archives)
+    assert {_mode(p) for p in restored} == {0o600}
 
 
 PADDING_ROWS, PADDING_CHARS = 12_500, 2_000
