@@ -11,11 +11,9 @@ import argparse
 import functools
 import io
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -24,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.botproc import phone_photos  # noqa: E402
+from bench.classify import timings  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from db.media import MediaStore, extension_of  # noqa: E402
 from tests.located import located_exif  # noqa: E402
@@ -42,18 +41,6 @@ def sample(size: tuple[int, int]) -> bytes:
     exif = located_exif(orientation=6) if size[0] > 2000 else Image.Exif()
     image.save(out, "JPEG", quality=88, exif=exif)
     return out.getvalue()
-
-
-def cpu_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Median and p95 CPU milliseconds of ``fn`` in this thread (after 3 warm-up calls)."""
-    for _ in range(3):
-        fn()
-    samples = []
-    for _ in range(runs):
-        started = time.thread_time()
-        fn()
-        samples.append((time.thread_time() - started) * 1000)
-    return statistics.median(samples), statistics.quantiles(samples, n=20)[-1]
 
 
 def raw_write(root: Path, data: bytes) -> None:
@@ -81,8 +68,8 @@ def main() -> int:
         for name, size in SIZES.items():
             data = sample(size)
             runs = max(10, args.runs // 10) if size[0] > 2000 else args.runs
-            before = cpu_ms(functools.partial(raw_write, root, data), runs)
-            after = cpu_ms(functools.partial(clean_write, store, data), runs)
+            before = timings(functools.partial(raw_write, root, data), runs, time.thread_time)
+            after = timings(functools.partial(clean_write, store, data), runs, time.thread_time)
             _, relative = store.save(data, extension_of(data))
             stored = (root / relative).stat().st_size
             (root / relative).unlink()

@@ -76,3 +76,11 @@ def settings_for(url: URL, data_dir: Path, base: Path, shipped: Path) -> Setting
         shipped_model_dir=shipped,
         _env_file=None,  # type: ignore[call-arg]
     )
+
+
+@pytest.fixture
+def retrain_settings(
+    migrated_url: URL, tmp_path: Path, tiny_base: Path, shipped_model: Path
+) -> Settings:
+    """Settings for a retrain on the tiny dataset, the shipped model and a migrated database."""
+    return settings_for(migrated_url, tmp_path / "data", tiny_base, shipped_model)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from bot.settings import Settings
 from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
@@ -177,16 +178,12 @@ async def test_models_cli_lists_and_activates(
 
 
 async def test_files_missing_after_a_restore_are_skipped(
-    sessions: async_sessionmaker[AsyncSession],
-    migrated_url: URL,
-    tmp_path: Path,
-    tiny_base: Path,
-    shipped_model: Path,
+    sessions: async_sessionmaker[AsyncSession], retrain_settings: Settings, tiny_base: Path
 ) -> None:
     """A database restored without its media archive lists samples whose files are gone."""
-    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, shipped_model)
-    await _harvested_dechets_verts(sessions, tiny_base, settings.data_dir)
+    data_dir = retrain_settings.data_dir
+    await _harvested_dechets_verts(sessions, tiny_base, data_dir)
     for split in ("train", "test"):
-        next((settings.data_dir / "dataset" / split / "dechets_verts").iterdir()).unlink()
-    report = await retrain(settings, sessions, allow_promotion=False)
+        next((data_dir / "dataset" / split / "dechets_verts").iterdir()).unlink()
+    report = await retrain(retrain_settings, sessions, allow_promotion=False)
     assert report is not None and report.missing_files == 2
