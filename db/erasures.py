@@ -74,6 +74,8 @@ def format_record(entries: Mapping[str, datetime]) -> str:
 
 
 def _private(path: str, flags: int) -> int:
+    """Open (create) a record file 0600, its folder too."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return os.open(path, flags | os.O_CREAT, 0o600)
 
 
@@ -105,9 +107,9 @@ class ErasureLog:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def update(self, change: Callable[[Erasures], Erasures]) -> Erasures:
+    def update(self, change: Callable[[Erasures], Erasures]) -> None:
         """Rewrite the record file with ``change(its erasures)``, in place and under its lock
-        (an append waiting for the lock lands in the new content); returns the new content."""
+        (an append waiting for the lock lands in the new content)."""
         with open(self.path, "r+", opener=_private) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             current = parse_record(handle.read())
@@ -118,7 +120,6 @@ class ErasureLog:
                 handle.write(format_record(new))
                 handle.flush()
                 os.fsync(handle.fileno())
-            return new
 
 
 def _key_file(path: Path) -> bytes:

@@ -91,9 +91,9 @@ async def full_backup_job(settings: Settings, stop: threading.Event) -> BackupRe
     return await backup_job(settings, stop, media=True)
 
 
-async def copy_erasures(settings: Settings, expired_before: datetime | None = None) -> int:
+async def copy_erasures(settings: Settings, expired_before: datetime | None = None) -> None:
     """Write every known erasure (those after ``expired_before`` if given) beside the
-    backups; returns how many."""
+    backups."""
     directory = backup_dir(settings.data_dir)
 
     async def known(sessions: async_sessionmaker[AsyncSession]) -> Erasures:
@@ -104,7 +104,6 @@ async def copy_erasures(settings: Settings, expired_before: datetime | None = No
     if expired_before is not None:
         entries = {d: w for d, w in entries.items() if w >= expired_before}
     await asyncio.to_thread(write_backup_copy, directory, entries)
-    return len(entries)
 
 
 async def harvest_job(settings: Settings, _stop: threading.Event) -> HarvestReport:

@@ -101,11 +101,10 @@ def backup_overdue(data_dir: Path, now: float) -> bool:
     return not found or now - found[-1].stat().st_mtime > BACKUP_PERIOD_SECONDS
 
 
-async def watch_lock(held: Held, every: float, lost: asyncio.Event) -> None:
-    """Check the lock every ``every`` seconds; set ``lost`` and return when it is gone."""
+async def watch_lock(held: Held, every: float) -> None:
+    """Return once the lock is gone (checked every ``every`` seconds)."""
     while await held.check():  # noqa: ASYNC110 (the server's state: nothing to await)
         await asyncio.sleep(every)
-    lost.set()
 
 
 async def run_scheduler(settings: Settings) -> None:
@@ -116,7 +115,7 @@ async def run_scheduler(settings: Settings) -> None:
     :class:`LockLost` raised (non-zero exit), since another scheduler may now run them.
     """
     async with instance_lock(settings.db_url, "scheduler") as held:
-        stopping, lost = asyncio.Event(), asyncio.Event()
+        stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
@@ -129,21 +128,25 @@ async def run_scheduler(settings: Settings) -> None:
         for job in scheduler.get_jobs():
             log.info("job %s: next run %s", job.id, job.next_run_time.isoformat())
         log.info("scheduler running (pid lock held); SIGTERM stops it")
-        watcher = asyncio.create_task(watch_lock(held, settings.lock_check_seconds, lost))
+        watcher = asyncio.create_task(watch_lock(held, settings.lock_check_seconds))
         ended = asyncio.create_task(stopping.wait())
         try:
             await asyncio.wait((watcher, ended), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            lost = watcher.done()  # an error while checking counts as a loss too
             watcher.cancel()
             ended.cancel()
-            if lost.is_set():
-                log.error("the scheduler lost its single-instance lock: stopping its jobs")
+            if lost:
+                log.error(
+                    "the scheduler lost its single-instance lock: stopping its jobs",
+                    exc_info=watcher.exception(),
+                )
             log.info("stopping the scheduler")
             scheduler.shutdown(wait=False)
             await tracker.drain()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-        if lost.is_set():
+        if lost:
             message = (
                 "lost the scheduler's single-instance lock (database connection ended or "
                 "lock file removed); stopped so that no job runs twice"
