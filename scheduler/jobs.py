@@ -46,7 +46,11 @@ async def locked(settings: Settings, name: str, work: Callable[[], Awaitable[T]]
 
 def secrets(settings: Settings) -> tuple[str, ...]:
     """The values no log line or alert may contain."""
-    values = [s.get_secret_value() for s in (settings.telegram_token, settings.database_url) if s]
+    values = [
+        s.get_secret_value()
+        for s in (settings.telegram_token, settings.database_url, settings.erasure_key)
+        if s
+    ]
     return (*values, *((str(settings.db_url.password),) if settings.db_url.password else ()))
 
 
