@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import os
+from pathlib import Path
 
 from PIL import Image, ImageOps, JpegImagePlugin
 
@@ -21,6 +24,12 @@ MIN_SIDE = 448
 enough for the model and for training crops)."""
 JPEG_MODES = frozenset({"L", "RGB"})
 PNG_MODES = frozenset({"1", "L", "LA", "I;16", "RGB", "RGBA"})
+
+
+SCRUBBED_MARKER = ".metadata-scrubbed"
+"""Written in the data dir once every image stored by earlier versions has been re-encoded."""
+
+log = logging.getLogger(__name__)
 
 
 class UnreadableImage(OSError):
@@ -68,3 +77,32 @@ def _encodable(image: Image.Image, modes: frozenset[str]) -> Image.Image:
         return image
     transparent = image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info
     return image.convert("RGBA" if transparent and "RGBA" in modes else "RGB")
+
+
+def scrub_stored(data_dir: Path, folders: tuple[str, ...] = ("uploads", "dataset")) -> int:
+    """Once per data dir: re-encode in place every image earlier versions stored as received
+    (names unchanged; a ``.jpg`` stays a JPEG, anything else becomes a PNG); returns how
+    many. Files that cannot be decoded are left as they are and logged."""
+    marker = data_dir / SCRUBBED_MARKER
+    if marker.exists():
+        return 0
+    cleaned = 0
+    for folder in folders:
+        for path in sorted((data_dir / folder).rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            try:
+                clean = scrubbed(path.read_bytes(), "jpg" if path.suffix == ".jpg" else "png")
+            except UnreadableImage as exc:
+                log.warning("%s left as it is: %s", path.relative_to(data_dir), exc)
+                continue
+            partial = path.with_name(f".{path.name}.partial")
+            with os.fdopen(
+                os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
+            ) as out:
+                out.write(clean)
+            os.replace(partial, path)
+            cleaned += 1
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return cleaned

@@ -23,6 +23,7 @@ from db.erasures import Erasures
 from db.errors import database_error
 from db.media import MediaStore
 from db.models import utcnow
+from db.scrub import scrub_stored
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
 from scheduler.backup import BackupReport, backup_dir, write_backup
@@ -151,14 +152,17 @@ async def purge_job(settings: Settings, _stop: threading.Event) -> PurgeReport:
     strays = await asyncio.to_thread(media.delete_unreferenced, referenced, STRAY_MIN_AGE)
     if report.erasures:
         await copy_erasures(settings, expired_before=horizon)
-    report = PurgeReport(report.users, report.photos, len(paths) + len(strays), report.erasures)
+    reencoded = await asyncio.to_thread(scrub_stored, settings.data_dir)
+    files = len(paths) + len(strays)
+    report = PurgeReport(report.users, report.photos, files, report.erasures, reencoded)
     log.info(
         "purge: %d users erased, %d unconfirmed photos, %d files deleted, %d erasure records "
-        "expired",
+        "expired, %d earlier images re-encoded without metadata",
         report.users,
         report.photos,
         report.files,
         report.erasures,
+        report.reencoded,
     )
     return report
 

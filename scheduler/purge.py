@@ -35,6 +35,8 @@ class PurgeReport:
     photos: int = 0
     files: int = 0
     erasures: int = 0
+    reencoded: int = 0
+    """Images stored by earlier versions with their metadata, re-encoded (first purge only)."""
 
 
 def erasure_horizon(backups: Path, keep: int, now: datetime) -> datetime:

@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
         description="Delete the photos of answers nobody confirmed after "
         "DUMPIN_UNCONFIRMED_PHOTO_DAYS, erase users inactive for DUMPIN_INACTIVE_USER_DAYS "
         "(as /oublier does), expire erasure records no backup needs any more and delete "
-        "uploads no row refers to.",
+        "uploads no row refers to. The first run also re-encodes without metadata the images "
+        "earlier versions stored as received.",
     )
     parser.set_defaults(func=_purge)
 
@@ -30,4 +31,6 @@ def _purge(_args: argparse.Namespace, settings: Settings) -> int:
         f"{report.users} inactive users erased, {report.photos} unconfirmed photos dropped, "
         f"{report.files} files deleted, {report.erasures} erasure records expired"
     )
+    if report.reencoded:
+        print(f"{report.reencoded} images stored by an earlier version re-encoded without metadata")
     return 0

@@ -18,6 +18,7 @@ from db.erasures import ErasureLog, read_record
 from db.media import MediaStore
 from db.models import User, UserPrediction, utcnow
 from scheduler.jobs import purge_job
+from tests.located import located_jpeg, located_png, metadata_in
 from tests.scheduler.conftest import settings_for
 from tests.scheduler.test_harvest import tiny_jpeg
 
@@ -76,3 +77,25 @@ async def test_purge_applies_the_retention_periods(
     assert set(known) == {"b" * 64, log.digest(2)}  # the old record expired, user 2 recorded
     assert log.digest(2) in read_record(log.path)
     assert set(read_record(tmp_path / "backups" / "erasures.txt")) == set(known)
+
+
+async def test_first_purge_reencodes_what_earlier_versions_stored(
+    migrated_url: URL, tmp_path: Path
+) -> None:
+    """Uploads and samples stored as received before this version keep their location until
+    the first purge re-encodes them (in place: the rows' paths stay right)."""
+    settings = settings_for(migrated_url, tmp_path, tmp_path, tmp_path)
+    files = {
+        "uploads/ab/ab.jpg": located_jpeg(),
+        "uploads/cd/cd.png": located_png(),
+        "dataset/train/verre/ef.jpg": located_jpeg(orientation=None),
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "uploads" / "ab" / "broken.jpg").write_bytes(b"\xff\xd8 not an image")
+    first = await purge_job(settings, threading.Event())
+    assert first.reencoded == 3
+    for name in files:
+        assert metadata_in((tmp_path / name).read_bytes()) == []
+    assert (await purge_job(settings, threading.Event())).reencoded == 0  # once only
