@@ -24,8 +24,6 @@ MIN_SIDE = 448
 enough for the model and for training crops)."""
 JPEG_MODES = frozenset({"L", "RGB"})
 PNG_MODES = frozenset({"1", "L", "LA", "I;16", "RGB", "RGBA"})
-
-
 SCRUBBED_MARKER = ".metadata-scrubbed"
 """Written in the data dir once every image stored by earlier versions has been re-encoded."""
 
