@@ -12,6 +12,7 @@ from bot.settings import Settings
 from bot.updates import CONCURRENT_UPDATES
 from db import geo
 from db.disposal import CachedRulebook
+from db.erasures import ErasureLog
 from db.media import MediaStore
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
@@ -27,13 +28,14 @@ def _inference_pool() -> ThreadPoolExecutor:
 
 @dataclass
 class Services:
-    """Database, classifier and photo storage shared by every handler."""
+    """Database, classifier, photo storage and erasure record shared by every handler."""
 
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     classifier: Classifier
     media: MediaStore
+    erasures: ErasureLog
     reported_errors: set[str] = field(default_factory=set)
     inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
     rulebook: CachedRulebook = field(default_factory=CachedRulebook)
@@ -50,6 +52,7 @@ class Services:
             sessions=session_factory(engine),
             classifier=Classifier.load(settings.shipped_model_dir),
             media=MediaStore(settings.data_dir),
+            erasures=ErasureLog.open(settings.data_dir, settings.erasure_key),
         )
 
     async def close(self) -> None:

@@ -164,3 +164,13 @@ class HeldOutSample(_DatasetRow, Base):
     """The fixed test subset: never trained on, used to compare models."""
 
     __tablename__ = "test_dataset"
+
+
+class Erasure(Base):
+    """A user erased (/oublier, inactivity): a keyed hash of their id, never the id itself,
+    so that restoring an older backup erases them again (see :mod:`db.erasures`)."""
+
+    __tablename__ = "erasures"
+
+    user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)

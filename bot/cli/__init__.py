@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "backup",
     "restore",
     "harvest",
+    "purge",
     "retrain",
     "models",
     "scheduler",

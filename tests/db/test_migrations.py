@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "training_dataset",
     "test_dataset",
     "models",
+    "erasures",
 }
 
 
