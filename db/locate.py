@@ -104,8 +104,9 @@ def department_at(latitude: float, longitude: float, within_km: float = NEAREST_
     # Degrees of longitude shrink with latitude: search wide enough, then measure on the sphere.
     lat_reach = within_km / KM_PER_DEGREE
     lon_reach = lat_reach / max(math.cos(math.radians(latitude)), 0.01)
-    area = shapely.box(longitude - lon_reach, latitude - lat_reach, longitude + lon_reach,
-                       latitude + lat_reach)
+    area = shapely.box(
+        longitude - lon_reach, latitude - lat_reach, longitude + lon_reach, latitude + lat_reach
+    )
     best: tuple[float, str] | None = None
     for index in outlines.tree.query(area):
         geometry = outlines.tree.geometries[int(index)]

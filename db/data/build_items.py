@@ -34,7 +34,11 @@ CATEGORIES = frozenset(
         "plastique verre autre"
     ).split()
 )
-TEXTS = ("qu_est_ce_que_j_en_fais", "qu_est_ce_que_j_en_fais_bon_etat", "qu_est_ce_que_j_en_fais_mauvais_etat")
+TEXTS = (
+    "qu_est_ce_que_j_en_fais",
+    "qu_est_ce_que_j_en_fais_bon_etat",
+    "qu_est_ce_que_j_en_fais_mauvais_etat",
+)
 INTERNAL = re.compile(r" - |^Triman$")
 """Names of the source site's internal categories: "ABJ - …", "… - Bonus réparation",
 "EEE - … - BR", "Ameublement - …", and "Triman" (a page about the logo, not an object)."""
@@ -187,7 +191,11 @@ def collect(folder: Path) -> Built:
         if row["model"] == "search.searchterm"
     }
     synonyms = sorted(
-        (row["fields"] for row in rows if row["model"] == "qfdmd.synonyme" and row["fields"]["nom"]),
+        (
+            row["fields"]
+            for row in rows
+            if row["model"] == "qfdmd.synonyme" and row["fields"]["nom"]
+        ),
         key=lambda f: (f["nom"], f["produit"][0]),
     )
     internal = sorted(n for n, f in produits.items() if INTERNAL.search(n) or not any(_texts(f)))
@@ -235,10 +243,13 @@ class Review:
 
     category: str
     english: tuple[str, ...]
+    french: tuple[str, ...] = ()
+    """Names people use that the source lacks ("Masque chirurgical")."""
 
 
 def read_review(path: Path = REVIEW) -> dict[str, Review]:
-    """Reviewed category and English names by object name (or ADEME parent name)."""
+    """Reviewed category, English names and extra French names by object name (or by the
+    ADEME parent of objects that inherit its category)."""
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     review: dict[str, Review] = {}
@@ -246,8 +257,11 @@ def read_review(path: Path = REVIEW) -> dict[str, Review]:
         category = row["category"].strip()
         if category and category not in CATEGORIES:
             raise SystemExit(f"{path.name}: unknown category {category!r} for {row['object']!r}")
-        english = tuple(n.strip() for n in row["english"].split("/") if n.strip())
-        review[row["object"]] = Review(category, english)
+        english, french = (
+            tuple(n.strip() for n in row[column].split(" / ") if n.strip())
+            for column in ("english", "french")
+        )
+        review[row["object"]] = Review(category, english, french)
     return review
 
 
@@ -256,6 +270,8 @@ def _record(item: Item, review: dict[str, Review]) -> dict[str, Any]:
     parent = review.get(item.source)
     category = (own or parent or Review("", ())).category
     english = own.english if own else ()
+    for name in own.french if own else ():
+        item.add_name(name)
     return {
         "key": item.key,
         "name": item.name,

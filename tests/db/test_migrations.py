@@ -23,6 +23,10 @@ EXPECTED_TABLES = {
     "training_dataset",
     "test_dataset",
     "models",
+    "items",
+    "item_names",
+    "item_searches",
+    "search_counts",
 }
 
 
