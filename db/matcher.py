@@ -49,28 +49,30 @@ _ASIDE = re.compile(r"\(([^)]*)\)")
 
 _WORD = re.compile(r"[a-z0-9]+")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "'": " ", "’": " "})
-STOPWORDS = frozenset(
-    (
-        # French articles, prepositions, pronouns and the verbs of a question
-        "a au aux avec c ce ces cet cette comment d dans de des du en est et il j je jeter jete "
-        "l la le les leur leurs ma mes mon n ne nos notre ou par pas pour quand que quel quelle "
-        "qu quoi sa sans se ses son sur ta tes ton trier un une vos votre y faire fait recycler "
-        "poubelle jette "
-        # English
-        "an and do does for how i in into is it my of on or the throw away to where which with "
-        "recycle dispose bin what"
-    ).split()
+
+
+def _word_set(*lines: str) -> frozenset[str]:
+    return frozenset(" ".join(lines).split())
+
+
+STOPWORDS = _word_set(
+    # French articles, prepositions, pronouns and the verbs of a question
+    "a au aux avec c ce ces cet cette comment d dans de des du en est et il j je jeter jete",
+    "l la le les leur leurs ma mes mon n ne nos notre ou par pas pour quand que quel quelle",
+    "qu quoi sa sans se ses son sur ta tes ton trier un une vos votre y faire fait recycler",
+    "poubelle jette",
+    # English
+    "an and do does for how i in into is it my of on or the throw away to where which with",
+    "recycle dispose bin what",
 )
 """Words that do not say which object: dropped from queries and names alike ("poubelle" and
 "bin" are only dropped from queries, see :data:`QUERY_ONLY`)."""
 QUERY_ONLY = frozenset({"poubelle", "bin", "jeter", "jette", "recycler", "trier", "throw"})
-QUALIFIERS = frozenset(
-    (
-        "usage usagee use usee vieux vieille vieil ancien ancienne casse cassee abime abimee "
-        "vide plein pleine petit petite grand grande gros grosse neuf neuve perime perimee "
-        "pourri pourrie moisi moisie mort morte "
-        "old used empty broken full small big large new expired dirty sale rotten dead"
-    ).split()
+QUALIFIERS = _word_set(
+    "usage usagee use usee vieux vieille vieil ancien ancienne casse cassee abime abimee",
+    "vide plein pleine petit petite grand grande gros grosse neuf neuve perime perimee",
+    "pourri pourrie moisi moisie mort morte",
+    "old used empty broken full small big large new expired dirty sale rotten dead",
 )
 """Words about the object's state, not the object: they weigh little."""
 QUALIFIER_WEIGHT = 0.25
@@ -132,7 +134,7 @@ def _deletions(word: str, depth: int) -> set[str]:
 
 
 def normalize(text: str) -> str:
-    """Lower case, no accents, punctuation as spaces: ``"Pot-de-Yaourt !"`` → ``"pot de yaourt"``."""
+    """Lower case, no accents, punctuation as spaces: ``"Pot-de-Yaourt !"`` → ``pot de yaourt``."""
     text = unicodedata.normalize("NFKD", text.casefold().translate(_LIGATURES))
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(_WORD.findall(text))

@@ -29,6 +29,11 @@ def privacy_text(profile: Who) -> str:
                 "training set anonymously (without any link to you); they stay there even "
                 "after /oublier, which deletes everything else about you at any time."
             ),
+            _(
+                "🔎 Names you search for are not kept: I only count how often each object is "
+                "searched, with no link to you. A shared location only sets your département; "
+                "its coordinates are not kept."
+            ),
             _("If you decline, I still answer your photos but I store nothing about you."),
         ]
     )

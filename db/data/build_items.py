@@ -23,17 +23,18 @@ from dataclasses import dataclass, field
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 OUT = Path(__file__).resolve().parent
 REVIEW = OUT / "items_review.csv"
 ITEMS = OUT / "items.json"
 CATEGORIES = frozenset(
-    (
-        "bois carton cuir textile alimentaire dechets_verts electronique metal papier pierre "
-        "plastique verre autre"
-    ).split()
+    {
+        *("bois", "carton", "cuir", "textile", "alimentaire", "dechets_verts", "electronique"),
+        *("metal", "papier", "pierre", "plastique", "verre", "autre"),
+    }
 )
+"""The 13 classes of ``db/categories.py`` (this script runs without the package)."""
 TEXTS = (
     "qu_est_ce_que_j_en_fais",
     "qu_est_ce_que_j_en_fais_bon_etat",
@@ -62,7 +63,7 @@ class _TelegramHtml(HTMLParser):
     """Rewrites the source's HTML into the subset Telegram accepts: ``<b>``, ``<i>``,
     ``<a href>`` and line breaks; every other tag is dropped, every text escaped."""
 
-    KEEP = {"b": "b", "strong": "b", "i": "i", "em": "i"}
+    KEEP: ClassVar[dict[str, str]] = {"b": "b", "strong": "b", "i": "i", "em": "i"}
     BREAKS = frozenset({"br", "p", "div", "li", "ul", "ol"})
     DROP = frozenset({"iframe", "img", "script", "style"})
 

@@ -64,8 +64,8 @@ def build(folder: Path) -> None:
             shapely.simplify(geometry, TOLERANCE, preserve_topology=True), 1 / SCALE
         )
         rings = []
-        for polygon in _polygons(simple):
-            polygon = shapely.geometry.polygon.orient(polygon)
+        for part_of in _polygons(simple):
+            polygon = shapely.geometry.polygon.orient(part_of)
             parts = [polygon.exterior, *polygon.interiors]
             points += sum(len(part.coords) for part in parts)
             rings.append([encode_ring(list(part.coords)) for part in parts])
