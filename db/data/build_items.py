@@ -47,6 +47,15 @@ MAP_BELOW = re.compile(r"(?:la |une )?carte ci-dessous")
 MAP_TEXT = "la carte du site Que faire de mes objets et déchets"
 SITE_ONLY = re.compile(r" *Ceux proposant le Bonus Réparation sont signalés avec le symbole %\.?")
 """A hint about the source site's map, which the bot does not show."""
+MORE = re.compile(
+    r'rubrique "(?:<b>)?En savoir plus(?:</b>)?"'
+    r"(?: ci-dessous)?(?: ou regardez la vidéo ci-dessous)?"
+    r'|voir "<b>En savoir plus</b>" ci-dessous'
+)
+MORE_TEXT = "rubrique « En savoir plus » du site Que faire de mes objets et déchets"
+"""The source page's "En savoir plus" section is not shipped: point to it on the site."""
+NOT_OBJECTS = frozenset({"Triman"})
+"""Source entries about something else than an object (a logo): their names are left out."""
 SAFE_URL = re.compile(r"https?://[^\s\"'<>]+")
 MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 MARKDOWN_BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -131,6 +140,7 @@ def clean_text(raw: str) -> str:
     parser.feed(text)
     html = parser.result()
     html = SITE_ONLY.sub("", MAP_BELOW.sub(MAP_TEXT, html))
+    html = MORE.sub(lambda m: ("voir la " if m[0].startswith("voir") else "") + MORE_TEXT, html)
     html = re.sub(r"[ \t\u00a0]+", " ", html)
     html = re.sub(r" *\n *", "\n", html)
     html = re.sub(r"\n{3,}", "\n\n", html)
@@ -182,6 +192,32 @@ def _load(folder: Path, name: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _synonym_target(
+    fields: dict[str, Any], produits: dict[str, dict[str, Any]], items: dict[str, Item]
+) -> Item | None:
+    """The object a synonym names: its parent's when it has no text of its own, an object of
+    the same name, or a new object with its own texts (``None``: no text anywhere)."""
+    parent_name = fields["produit"][0]
+    if parent_name in NOT_OBJECTS:
+        return None
+    good, bad = (clean_text(fields.get(k) or "") for k in TEXTS[1:])
+    key = slug(fields["nom"])
+    if not (good or bad) and slug(parent_name) in items:
+        return items[slug(parent_name)]
+    if key in items:  # an object of the same name already exists: the name joins it
+        return items[key]
+    what, parent_good, parent_bad = _texts(produits[parent_name])
+    if good or bad:
+        what = "" if good and bad else what
+        good, bad = good or parent_good, bad or parent_bad
+    else:
+        good, bad = parent_good, parent_bad
+    if not (what or good or bad):
+        return None
+    items[key] = Item(key, _name(fields["nom"]), parent_name, what, good, bad)
+    return items[key]
+
+
 def collect(folder: Path) -> Built:
     """Objects with their texts and French names, before the review file is applied."""
     produits = {row["fields"]["nom"]: row["fields"] for row in _load(folder, "produits.json")}
@@ -207,29 +243,12 @@ def collect(folder: Path) -> Built:
         items[item.key] = item
     dropped: list[str] = []
     for fields in synonyms:
-        parent_name = fields["produit"][0]
-        parent = produits[parent_name]
-        extra = re.split(r"[,\n]", variants.get(fields.get("searchterm_ptr"), ""))
-        good, bad = (clean_text(fields.get(k) or "") for k in TEXTS[1:])
-        key = slug(fields["nom"])
-        if not (good or bad) and slug(parent_name) in items:
-            target = items[slug(parent_name)]
-        elif key in items:  # an object of the same name already exists: the name joins it
-            target = items[key]
-        else:
-            what, parent_good, parent_bad = _texts(parent)
-            if good or bad:
-                what = "" if good and bad else what
-                good, bad = good or parent_good, bad or parent_bad
-            else:
-                good, bad = parent_good, parent_bad
-            if not (what or good or bad):
-                dropped.append(fields["nom"])
-                continue
-            target = Item(key, _name(fields["nom"]), parent_name, what, good, bad)
-            items[key] = target
+        target = _synonym_target(fields, produits, items)
+        if target is None:
+            dropped.append(fields["nom"])
+            continue
         target.add_name(fields["nom"])
-        for variant in extra:
+        for variant in re.split(r"[,\n]", variants.get(fields.get("searchterm_ptr"), "")):
             target.add_name(variant)
     for name in sorted(set(produits) - set(internal)):
         for other in produits[name]["synonymes_existants"].split(" / "):
@@ -293,7 +312,7 @@ def write(records: Iterable[dict[str, Any]], path: Path = ITEMS) -> int:
     return len(lines)
 
 
-def build(folder: Path) -> None:
+def build(folder: Path, out: Path = ITEMS) -> None:
     """Write ``items.json``; unknown review rows stop the build (a renamed object)."""
     built = collect(folder)
     review = read_review()
@@ -302,7 +321,7 @@ def build(folder: Path) -> None:
     if stale:
         raise SystemExit(f"{REVIEW.name}: no such object: {stale}")
     records = [_record(built.items[key], review) for key in sorted(built.items)]
-    count = write(records)
+    count = write(records, out)
     names = sum(len(r["names"]) for r in records)
     with_category = sum(1 for r in records if r["category"])
     english = sum(1 for r in records if r["name_en"])

@@ -52,7 +52,7 @@ def _polygons(geometry: Polygon | MultiPolygon) -> list[Polygon]:
     return list(geometry.geoms) if isinstance(geometry, MultiPolygon) else [geometry]
 
 
-def build(folder: Path) -> None:
+def build(folder: Path, out: Path = OUT) -> None:
     """Write the outlines file."""
     with (folder / SOURCE).open(encoding="utf-8") as handle:
         features = json.load(handle)["features"]
@@ -71,8 +71,8 @@ def build(folder: Path) -> None:
             rings.append([encode_ring(list(part.coords)) for part in parts])
         outlines[feature["properties"]["code"]] = rings
     document = {"scale": SCALE, "departements": outlines}
-    OUT.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n")
-    print(f"{OUT.name}: {len(outlines)} départements, {points} points", file=sys.stderr)
+    out.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n")
+    print(f"{out.name}: {len(outlines)} départements, {points} points", file=sys.stderr)
 
 
 def main() -> None:
