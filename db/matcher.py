@@ -235,12 +235,12 @@ class Matcher:
         plain = {word for name in names for word in name.words}
         self._plain = sorted(plain)
         deletions: dict[str, set[str]] = defaultdict(set)
-        for word in postings:
+        for word in plain:
             if len(word) >= MIN_PREFIX - 1:
                 depth = 2 if len(word) > LONG_WORD - 2 else 1
                 for variant in _deletions(word[:TYPO_PREFIX], depth):
                     deletions[variant].add(word)
-        self._deletions = {variant: tuple(sorted(found)) for variant, found in deletions.items()}
+        self._deletions = dict(deletions)
         total = max(len(names), 1)
         self._weight = {w: math.log(1 + total / len(p)) for w, p in postings.items()}
         mean = sum(self._weight.values()) / max(len(self._weight), 1)
@@ -263,7 +263,8 @@ class Matcher:
         own = {item: set(found) for item, found in (titles or {}).items()}
         entries: list[_Name] = []
         seen: set[tuple[int, str, tuple[str, ...]]] = set()
-        for item_id, language, text in names:
+        # Titles first: of two names with the same words ("battery", "batteries") the title stays.
+        for item_id, language, text in sorted(names, key=lambda n: n[2] not in own.get(n[0], ())):
             found, aside = _name_words(text)
             if not found or (item_id, language, found) in seen:
                 continue
@@ -310,7 +311,7 @@ class Matcher:
             close = {o for v in variants for o in self._deletions.get(v, ())}
             for other in close:
                 distance = OSA.distance(word, other, score_cutoff=edits)
-                if 0 < distance <= edits:
+                if 0 < distance <= edits and len(other) >= MIN_PREFIX:
                     found[other] = max(found.get(other, 0.0), 1.0 - 0.12 * distance)
         return found
 
