@@ -34,7 +34,7 @@ MAX_QUERY_CHARS = 120
 MAX_QUERY_WORDS = 8
 MIN_QUERY_COVERAGE = 0.5
 """At least this share of the query's weight must be found in a name."""
-OTHER_LANGUAGE = 4.0
+OTHER_LANGUAGE = 2.0
 """Points off for a name in the other language (English users also get the French names)."""
 COMMON = 3.0
 """Points for an everyday object (one with an English name): puts it first among near-ties."""
@@ -113,6 +113,8 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
 }
 """Words users type for longer ones (after normalisation, singular)."""
 ABBREVIATION_SIMILARITY = 0.95
+TYPO_COST = 0.15
+"""Similarity lost per edit: a word with a typo counts less than the same word spelt right."""
 PREFIX_SIMILARITY = 0.85
 MIN_PREFIX = 4
 TYPO_PREFIX = 7
@@ -312,7 +314,7 @@ class Matcher:
             for other in close:
                 distance = OSA.distance(word, other, score_cutoff=edits)
                 if 0 < distance <= edits and len(other) >= MIN_PREFIX:
-                    found[other] = max(found.get(other, 0.0), 1.0 - 0.12 * distance)
+                    found[other] = max(found.get(other, 0.0), 1.0 - TYPO_COST * distance)
         return found
 
     def _score(

@@ -387,7 +387,7 @@ async def test_reply_keyboards_and_shared_locations(tg: FakeTelegram) -> None:
         shown = tg.reply_keyboard(erin)
         assert shown is not None
         assert shown["keyboard"] == [[{"text": "📍 Here", "request_location": True}]]
-        with pytest.raises(BadRequest, match="(?i)inline keyboard expected"):
+        with pytest.raises(BadRequest, match=r"(?i)inline keyboard expected"):
             await bot.edit_message_text(
                 "Where?!",
                 erin.id,
