@@ -40,11 +40,15 @@ COMMON = 3.0
 """Points for an everyday object (one with an English name): puts it first among near-ties."""
 QUERY_SHARE = 0.8
 """The score is this much the share of the query found, the rest the share of the name."""
+ASIDE_ONLY = 0.8
+"""A name matched only through its parentheses scores this share: « salut » is not
+« Matériel d'athlétisme (haie, …, saut…) »."""
 ASIDE_WEIGHT = 0.3
 """Words in parentheses ("Pot en plastique (yaourt, crème fraîche)") count this much in the
 share of the name a query covers: they help a name match without making it long."""
 _NEGATED = re.compile(r"\((?:hors|sauf|non)[ -][^)]*\)", re.IGNORECASE)
 """Asides that name what the object is not: "Caoutchouc (hors pneus)"."""
+_NOT_WORD = re.compile(r"\bnon[ -]+\w+", re.IGNORECASE)
 _ASIDE = re.compile(r"\(([^)]*)\)")
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -63,11 +67,17 @@ STOPWORDS = _word_set(
     "poubelle jette",
     # English
     "an and do does for how i in into is it my of on or the throw away to where which with",
-    "recycle dispose bin what",
+    "recycle dispose bin what aide help",
+    # greetings and thanks: a chat, not an object
+    "salut bonjour bonsoir coucou merci hello hi thanks thank you ok oui yes please stp svp",
 )
 """Words that do not say which object: dropped from queries and names alike ("poubelle" and
 "bin" are only dropped from queries, see :data:`QUERY_ONLY`)."""
-QUERY_ONLY = frozenset({"poubelle", "bin", "jeter", "jette", "recycler", "trier", "throw"})
+QUERY_ONLY = frozenset(
+    {"poubelle", "bin", "jeter", "jette", "recycler", "trier", "throw", "aide", "help"}
+    | {"salut", "bonjour", "bonsoir", "coucou", "merci", "hello", "hi", "thanks", "thank"}
+    | {"you", "ok", "oui", "yes", "please", "stp", "svp"}
+)
 QUALIFIERS = _word_set(
     "usage usagee use usee vieux vieille vieil ancien ancienne casse cassee abime abimee",
     "vide plein pleine petit petite grand grande gros grosse neuf neuve perime perimee",
@@ -206,8 +216,9 @@ class _Name:
 
 
 def _name_words(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
-    """A name's words, and which of them stand in parentheses; negated asides dropped."""
-    text = _NEGATED.sub(" ", text)
+    """A name's words, and which of them stand in parentheses; what the object is not
+    ("(hors pneus)", "non électrique") is left out."""
+    text = _NOT_WORD.sub(" ", _NEGATED.sub(" ", text))
     found: list[str] = []
     aside: list[bool] = []
     position = 0
@@ -345,6 +356,8 @@ class Matcher:
         ]
         name_share = sum(w * c for w, c in zip(weights, covered, strict=True)) / sum(weights)
         score = 100 * (QUERY_SHARE * query_share + (1 - QUERY_SHARE) * name_share)
+        if not any(c for c, aside in zip(covered, name.aside, strict=True) if not aside):
+            score *= ASIDE_ONLY
         if name.language != language:
             score -= OTHER_LANGUAGE
         if name.item_id in self._common:

@@ -73,6 +73,7 @@ async def test_a_choice_among_close_matches(bot: BotHarness) -> None:
     assert "Pot en plastique" in card.result["text"]
     assert "Bac vert ou jaune selon la commune" in card.result["text"]  # Gironde's own rule
     assert buttons(bot.last_message(user)) == []
+    await bot.reply(await tg.send_command(user, "/aide"))  # one update at a time per chat
     async with bot.services.sessions() as session:
         counts = dict((await session.execute(select(SearchCount.name, SearchCount.value))).all())
         shown = await session.scalar(select(ItemSearch.count))

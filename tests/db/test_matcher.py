@@ -101,3 +101,14 @@ def test_built_once_from_any_rows() -> None:
     matcher = Matcher.build([(1, "fr", "Pot (hors verre)"), (2, "fr", "!!!"), (3, "fr", "Verre")])
     assert len(matcher) == 2
     assert [m.item_id for m in matcher.search("verre").matches][:1] == [3]
+
+
+@pytest.mark.parametrize("chat", ["salut", "bonjour !", "merci", "aide", "help", "ok"])
+def test_greetings_and_help_are_not_objects(chat: str) -> None:
+    result = MATCHER.search(chat)
+    assert result.matches == () and result.suggestions == ()
+
+
+def test_what_a_name_says_an_object_is_not_does_not_match() -> None:
+    assert found("trottinette électrique")[:1] == ["Trottinette électrique"]
+    assert "Caoutchouc (hors pneus)" not in found("pneus")
