@@ -8,6 +8,7 @@ rebuilds it at start and whenever the tables change (an operator's correction or
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -115,13 +116,23 @@ async def load_catalogue(session: AsyncSession) -> Catalogue:
         await session.execute(select(ItemName.item_id, ItemName.language, ItemName.name))
     ).all()
     items = {row.id: _card(row) for row in rows}
-    triples = [(item_id, language, name) for item_id, language, name in names if item_id in items]
-    titles = {
-        card.id: [card.name, *([card.name_en] if card.name_en else [])] for card in items.values()
-    }
-    common = [card.id for card in items.values() if card.name_en]
-    matcher = await asyncio.to_thread(Matcher.build, triples, common, titles)
+    triples = tuple(sorted((i, language, name) for i, language, name in names if i in items))
+    titles = tuple(
+        (card.id, (card.name, *((card.name_en,) if card.name_en else ())))
+        for card in sorted(items.values(), key=lambda card: card.id)
+    )
+    matcher = await asyncio.to_thread(_matcher, triples, titles)
     return Catalogue(items, matcher, stamp)
+
+
+@functools.lru_cache(maxsize=1)
+def _matcher(
+    names: tuple[tuple[int, str, str], ...], titles: tuple[tuple[int, tuple[str, ...]], ...]
+) -> Matcher:
+    """The matcher over these rows; the same rows (a fingerprint change that left the names
+    alone, another bot of the same process) reuse the last one instead of a rebuild."""
+    common = [item_id for item_id, own in titles if len(own) > 1]
+    return Matcher.build(names, common, dict(titles))
 
 
 class SearchIndex:
