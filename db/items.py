@@ -25,6 +25,9 @@ from db.models import Item, ItemName, ItemSearch, SearchCount
 
 SEARCHES = "searches"
 UNMATCHED = "unmatched"
+SOURCE = "ADEME, « Que faire de mes objets et déchets »"
+SOURCE_URL = "https://quefairedemesobjets.ademe.fr/"
+"""Where the objects and their advice come from (MIT licence, © ADEME; db/data/SOURCES.md)."""
 
 
 @dataclass(frozen=True)

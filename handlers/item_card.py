@@ -7,7 +7,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from db.disposal import Disposal
-from db.items import ItemCard
+from db.items import SOURCE, SOURCE_URL, ItemCard
 from handlers.common import Who
 from handlers.render import place_lines
 
@@ -15,7 +15,6 @@ PREFIX = "it:"
 """Callback data of an object's button: ``it:<item id>`` (the id survives restarts)."""
 MAX_BUTTON = 60
 MAX_ECHO = 60
-SOURCE_URL = "https://quefairedemesobjets.ademe.fr/"
 
 
 def button_data(item_id: int) -> str:
@@ -48,7 +47,7 @@ def card_text(who: Who, item: ItemCard, rule: Disposal | None) -> str:
         lines.append(f"🗑 <b>{escape(rule.container)}</b>")
         lines.extend(place_lines(who, rule.local))
         lines.append("")
-    source = f'<a href="{SOURCE_URL}">ADEME, « Que faire de mes objets et déchets »</a>'
+    source = f'<a href="{SOURCE_URL}">{escape(SOURCE)}</a>'
     lines.append(
         "<i>" + _("Source: %(source)s (© ADEME, MIT licence)") % {"source": source} + "</i>"
     )

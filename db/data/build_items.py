@@ -45,7 +45,9 @@ INTERNAL = re.compile(r" - |^Triman$")
 "EEE - … - BR", "Ameublement - …", and "Triman" (a page about the logo, not an object)."""
 MAP_BELOW = re.compile(r"(?:la |une )?carte ci-dessous")
 MAP_TEXT = "la carte du site Que faire de mes objets et déchets"
-SITE_ONLY = re.compile(r" *Ceux proposant le Bonus Réparation sont signalés avec le symbole %\.?")
+SITE_ONLY = re.compile(
+    r"\s*Ceux proposant le Bonus Réparation sont signalés avec le symbole (?:<b>)?%(?:</b>)?\.?"
+)
 """A hint about the source site's map, which the bot does not show."""
 MORE = re.compile(
     r'rubrique "(?:<b>)?En savoir plus(?:</b>)?"'

@@ -64,7 +64,7 @@ def test_texts_are_telegram_html_without_the_sites_map() -> None:
         for text in texts:
             render(text, "HTML")  # raises on a tag Telegram refuses
             assert "<br" not in text and "<iframe" not in text and "**" not in text
-            assert "ci-dessous" not in text, record["name"]
+            assert "ci-dessous" not in text and "sont signalés avec" not in text, record["name"]
 
 
 def test_categories_are_reviewed_classes() -> None:
