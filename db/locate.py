@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
@@ -24,24 +26,18 @@ EARTH_KM = 6371.0088
 KM_PER_DEGREE = math.pi * EARTH_KM / 180
 
 
-def decode_ring(encoded: str, scale: int) -> list[tuple[float, float]]:
-    """An encoded polyline (lat/lon deltas in ``1/scale`` degrees) as (lon, lat) points."""
-    numbers: list[int] = []
-    value = shift = 0
-    for char in encoded:
-        byte = ord(char) - 63
-        value |= (byte & 0x1F) << shift
-        shift += 5
-        if byte < 0x20:
-            numbers.append(~(value >> 1) if value & 1 else value >> 1)
-            value = shift = 0
-    points: list[tuple[float, float]] = []
-    lat = lon = 0
-    for index in range(0, len(numbers) - 1, 2):
-        lat += numbers[index]
-        lon += numbers[index + 1]
-        points.append((lon / scale, lat / scale))
-    return points
+def decode_ring(encoded: str, scale: int) -> npt.NDArray[np.float64]:
+    """An encoded polyline (lat/lon deltas in ``1/scale`` degrees) as (lon, lat) rows.
+
+    Vectorised: each 5-bit chunk is shifted into place and the chunks of a number summed."""
+    chunks = np.frombuffer(encoded.encode("ascii"), dtype=np.uint8).astype(np.int64) - 63
+    ends = chunks < 0x20
+    starts = np.flatnonzero(np.concatenate(([True], ends[:-1])))
+    position = np.arange(len(chunks)) - np.repeat(starts, np.diff(np.append(starts, len(chunks))))
+    values = np.add.reduceat((chunks & 0x1F) << (5 * position), starts)
+    numbers = np.where(values & 1, ~(values >> 1), values >> 1)
+    lat_lon = np.cumsum(numbers.reshape(-1, 2), axis=0) / scale
+    return np.ascontiguousarray(lat_lon[:, ::-1])
 
 
 @dataclass(frozen=True)
