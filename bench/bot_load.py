@@ -52,6 +52,7 @@ from tests.fake_telegram.updates import JSONDict  # noqa: E402
 MIXES = {
     "photos": {"photo": 1.0},
     "mixed": {"photo": 0.6, "album": 0.05, "button": 0.15, "command": 0.1, "text": 0.1},
+    "text": {"text": 1.0},
 }
 COMMANDS = (("historique", None), ("departement", "33"), ("aide", None))
 QUERIES = tuple(query for query, _ in FRENCH)
