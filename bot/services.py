@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from bot.updates import CONCURRENT_UPDATES
-from db import geo
+from db import geo, locate
 from db.disposal import CachedRulebook
 from db.erasures import ErasureLog
+from db.items import SearchIndex
 from db.media import MediaStore
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
@@ -39,6 +40,7 @@ class Services:
     reported_errors: set[str] = field(default_factory=set)
     inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
     rulebook: CachedRulebook = field(default_factory=CachedRulebook)
+    search: SearchIndex = field(default_factory=SearchIndex)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -46,6 +48,7 @@ class Services:
         switches to the active one at start)."""
         engine = create_engine(settings.db_url, pool_size=CONCURRENT_UPDATES)
         geo.departments()  # load the communes index now, not on the first user's answer
+        locate.load()  # and the département outlines, for shared locations
         return cls(
             settings=settings,
             engine=engine,

@@ -44,6 +44,11 @@ def privacy_text(profile: Who, settings: Settings) -> str:
                 "inactive_days": settings.inactive_user_days,
                 "backup_weeks": settings.backup_keep,
             },
+            _(
+                "🔎 Names you search for are not kept: I only count how often each object is "
+                "searched, with no link to you. A shared location only sets your département; "
+                "its coordinates are not kept."
+            ),
             _("If you decline, I still answer your photos but I store nothing about you."),
         ]
     )

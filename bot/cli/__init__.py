@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     "bot",
     "stats",
     "classify",
+    "search",
     "evaluate",
     "train",
     "backup",

@@ -104,10 +104,13 @@ async def test_departement_asks_suggests_and_disambiguates(bot: BotHarness) -> N
     await consent(bot, user)
     ask = await bot.reply(await tg.send_command(user, "/departement"))
     assert "33000" in ask.params["text"]
+    assert tg.reply_keyboard(user) is not None  # « Partager ma position »
     unknown = await bot.reply(await tg.send_text(user, "Girondr"))
     assert "dep:33" in str(unknown.params["reply_markup"])
-    await tg.press_button(user, unknown.result, "dep:33")
-    assert "Gironde" in (await tg.wait_for("editMessageText"))[0].params["text"]
+    pressed = await tg.press_button(user, unknown.result, "dep:33")
+    await bot.reply(pressed, "editMessageReplyMarkup")  # the choices lose their buttons
+    assert "Gironde" in (await bot.reply(pressed)).params["text"]
+    assert tg.reply_keyboard(user) is None  # and the location keyboard is gone
     several = await bot.reply(await tg.send_command(user, "/departement", "saint-denis"))
     assert "dep:93" in str(several.params["reply_markup"])
     await tg.press_button(user, several.result, "dep:974")

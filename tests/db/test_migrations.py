@@ -24,6 +24,10 @@ EXPECTED_TABLES = {
     "test_dataset",
     "models",
     "erasures",
+    "items",
+    "item_names",
+    "item_searches",
+    "search_counts",
 }
 
 

@@ -1,7 +1,7 @@
 """erasures: keyed hashes of erased users, re-applied after every restore
 
 Revision ID: 0003_trust
-Revises: 0001
+Revises: 0002_search
 Create Date: 2026-11-27 10:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 
 revision: str = "0003_trust"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
