@@ -1,9 +1,10 @@
 # Dumpin: `make run` starts the bot, `make test` runs the test suite (both set up .venv first).
+# `make deploy-check` (as root) builds the images and runs the compose stack end to end.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev
+.PHONY: run test lint install install-dev deploy-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +28,6 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+deploy-check: install
+	$(BIN)/python -m deploy.check

@@ -1,0 +1,83 @@
+"""The container engine and tools of the check, from Debian's packages: installed when absent,
+the engine started for the check only (and stopped after it) when none answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from deploy.shell import CheckFailed, CommandFailed, run, say
+
+PACKAGES = {
+    "dockerd": "docker.io",
+    "docker-compose": "docker-compose",
+    "debootstrap": "debootstrap",
+}
+"""The command each Debian package brings."""
+START_SECONDS = 60
+STOP_SECONDS = 60
+
+
+async def install_missing() -> list[str]:
+    """``apt-get install`` the packages whose command is missing; returns them."""
+    missing = sorted(
+        {package for command, package in PACKAGES.items() if not shutil.which(command)}
+    )
+    if missing:
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        await run("apt-get", "update", "-qq", env=apt)
+        await run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=apt)
+    return missing
+
+
+async def answers() -> bool:
+    """Whether a Docker engine answers on the default socket."""
+    try:
+        await run("docker", "info", "--format", "{{.ServerVersion}}", quiet=True, timeout=20)
+    except CommandFailed:
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def engine(log: Path) -> AsyncIterator[bool]:
+    """A Docker engine answering; yields whether it was started here (then stopped on exit).
+
+    Started without a bridge or firewall rules: the check runs everything with host
+    networking, so no address outside the loopback is ever used.
+    """
+    if await answers():
+        yield False
+        return
+    say(f"$ dockerd --bridge=none --iptables=false  (log: {log})")
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            "dockerd",
+            "--bridge=none",
+            "--iptables=false",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        for _ in range(START_SECONDS):
+            if process.returncode is not None:
+                raise CheckFailed(f"dockerd exited {process.returncode}, see {log}")
+            if await answers():
+                break
+            await asyncio.sleep(1)
+        else:
+            raise CheckFailed(f"dockerd did not answer within {START_SECONDS} s, see {log}")
+        yield True
+    finally:
+        say("stopping the Docker engine started for the check")
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), STOP_SECONDS)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
