@@ -40,12 +40,17 @@ def _slim(root: Path) -> None:
             path.unlink()
 
 
-async def debian(work: Path, log: Path) -> None:
-    """``debootstrap --variant=minbase bookworm``, imported as :data:`DEBIAN_IMAGE`."""
+async def root_file_system(work: Path, log: Path) -> Path:
+    """``debootstrap --variant=minbase bookworm`` (no container engine needed yet)."""
     root = work / "rootfs"
+    await run("debootstrap", "--variant=minbase", "bookworm", str(root), MIRROR, log=log)
+    _slim(root)
+    return root
+
+
+async def debian(root: Path, log: Path) -> None:
+    """``root`` imported as :data:`DEBIAN_IMAGE`, then deleted."""
     try:
-        await run("debootstrap", "--variant=minbase", "bookworm", str(root), MIRROR, log=log)
-        _slim(root)
         await run(
             "sh",
             "-c",

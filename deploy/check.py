@@ -50,18 +50,36 @@ class Steps:
     """Named steps with their durations."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, float | None] = {}
+        """Seconds per step (``None``: it failed), and per part of a step (indented names)."""
 
     @contextlib.asynccontextmanager
     async def __call__(self, name: str, *services: str) -> AsyncIterator[None]:
         say(f"\n==> {name}")
         started = time.monotonic()
+        self.seconds[name] = None
         try:
             yield
         except (CheckFailed, TimeoutError, AssertionError, aiohttp.ClientError) as exc:
             raise Failed(name, services, exc) from exc
-        self.seconds[name] = time.monotonic() - started
-        say(f"ok: {name} ({self.seconds[name]:.0f} s)")
+        self.seconds[name] = seconds = time.monotonic() - started
+        say(f"ok: {name} ({seconds:.0f} s)")
+
+    async def timed(self, name: str, work: Awaitable[object]) -> None:
+        """Await ``work``, recording its duration under ``name`` (parts run side by side)."""
+        started = time.monotonic()
+        await work
+        self.seconds[f"  {name}"] = time.monotonic() - started
+
+
+async def together(*works: Awaitable[object]) -> None:
+    """Run ``works`` side by side; the first failure stops the others and is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for work in works:
+                group.create_task(work)  # type: ignore[arg-type]
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
 
 
 def _require_free(port: int) -> None:
@@ -72,12 +90,19 @@ def _require_free(port: int) -> None:
             raise CheckFailed(f"127.0.0.1:{port} is taken; the check needs it") from exc
 
 
-async def _build_base_images(work: Path, log: Path, reuse: bool) -> None:
-    if reuse and await base_images.present():
-        say("reusing the base images (--keep-images)")
+async def _images(stack: Stack, root: Path | None, work: Path, step: Steps) -> None:
+    """The local base images from ``root`` (none: kept from an earlier run), then the
+    project's images built on them while the database's builds."""
+    if root is None:
+        await step.timed("project images", stack("build"))
         return
-    await base_images.debian(work, log)
-    await asyncio.gather(base_images.python(work, log), base_images.mariadb(log))
+    await step.timed("Debian image", base_images.debian(root, stack.log))
+
+    async def app() -> None:
+        await step.timed("Python base image", base_images.python(work, stack.log))
+        await step.timed("project images", stack("build"))
+
+    await together(app(), step.timed("MariaDB base image", base_images.mariadb(stack.log)))
 
 
 async def _prove_backup(stack: Stack) -> str:
@@ -160,8 +185,6 @@ async def _image_size() -> float:
 
 
 async def _stack_checks(stack: Stack, tg: FakeTelegram, photo: Photo, step: Steps) -> None:
-    async with step("build the project's images", *SERVICES):
-        await stack("build")
     async with step("start: db healthy, migrate exits 0, bot answers", *SERVICES):
         await stack("up", "-d")
         await stack.wait_healthy("db", 60)
@@ -233,17 +256,27 @@ async def check(keep_images: bool) -> bool:
     step = Steps()
     work = Path(tempfile.mkdtemp(prefix="dumpin-deploy-check-"))
     log = work / "commands.log"
-    say(f"deploy check: work folder {work}")
+    say(f"deploy check: commands' output in {log}")
     env_file: Path | None = None
+    passed = False
     try:
-        async with step("free ports, photo, .env"):
+        async with step("set-up: free ports, a photo, .env"):
             _require_free(8080)
             _require_free(DB_PORT)
             photo = pick_photo()
             say(f"photo {photo.name}: {photo.container}")
             env_file = write_env(DEFAULT_TOKEN)
-        async with step("container engine and tools"):
-            say(f"installed: {await engine.install_missing() or 'nothing'}")
+        reuse = keep_images and await engine.answers() and await base_images.present()
+        tools, packages = engine.missing(engine.TOOLS), engine.missing(engine.ENGINE)
+        async with step("engine and tools from Debian's packages, Debian root file system"):
+            if tools or packages:
+                await engine.apt("update")
+            await engine.install(tools)
+            root = None if reuse else base_images.root_file_system(work, log)
+            await together(
+                step.timed(f"install {' '.join(packages) or 'nothing'}", engine.install(packages)),
+                *([] if root is None else [step.timed("Debian root file system", root)]),
+            )
         async with engine.engine(work / "dockerd.log"), FakeTelegram() as tg:
             stack = Stack(
                 {
@@ -255,14 +288,15 @@ async def check(keep_images: bool) -> bool:
                 log,
             )
             try:
-                async with step("local base images from Debian bookworm"):
-                    await _build_base_images(work, log, keep_images)
+                async with step("images: local bases, then the project's"):
+                    await _images(stack, None if reuse else work / "rootfs", work, step)
                 await _stack_checks(stack, tg, photo, step)
             except Failed as failure:
                 await _report(stack, failure)
                 return False
             finally:
                 await _clean(stack, keep_images)
+        passed = True
     except Failed as failure:
         say(f"\nDEPLOY CHECK FAILED at step '{failure.step}': {failure.cause}")
         return False
@@ -272,7 +306,9 @@ async def check(keep_images: bool) -> bool:
     finally:
         if env_file is not None:
             env_file.unlink(missing_ok=True)
-        _summary(step, time.monotonic() - started)
+        for folder in ("rootfs", "python-context"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        _summary(step, time.monotonic() - started, passed)
     shutil.rmtree(work, ignore_errors=True)
     return True
 
@@ -288,11 +324,14 @@ async def _clean(stack: Stack, keep_images: bool) -> None:
             await run("docker", "image", "prune", "--force", quiet=True)
 
 
-def _summary(step: Steps, total: float) -> None:
+def _summary(step: Steps, total: float, passed: bool) -> None:
     say("\ntimings:")
     for name, seconds in step.seconds.items():
-        say(f"  {seconds:6.0f} s  {name}")
+        say(f"  {'failed' if seconds is None else f'{seconds:6.0f} s'}  {name}")
     say(f"  {total:6.0f} s  in all")
+    steps = [seconds for name, seconds in step.seconds.items() if not name.startswith(" ")]
+    failed = max(steps.count(None), 0 if passed else 1)
+    say(f"deploy-check: {len(steps) - failed} passed, {failed} failed")
 
 
 def main() -> None:

@@ -11,30 +11,33 @@ from pathlib import Path
 
 from deploy.shell import CheckFailed, CommandFailed, run, say
 
-PACKAGES = {
-    "dockerd": "docker.io",
-    "docker-compose": "docker-compose",
-    "debootstrap": "debootstrap",
-}
+TOOLS = {"debootstrap": "debootstrap", "ss": "iproute2"}
+ENGINE = {"dockerd": "docker.io", "docker-compose": "docker-compose"}
 """The command each Debian package brings."""
 START_SECONDS = 60
 STOP_SECONDS = 60
 
 
-async def install_missing() -> list[str]:
-    """``apt-get install`` the packages whose command is missing; returns them."""
-    missing = sorted(
-        {package for command, package in PACKAGES.items() if not shutil.which(command)}
-    )
-    if missing:
-        apt = {"DEBIAN_FRONTEND": "noninteractive"}
-        await run("apt-get", "update", "-qq", env=apt)
-        await run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=apt)
-    return missing
+def missing(packages: dict[str, str]) -> list[str]:
+    """Those of ``packages`` (command: package) whose command is not installed."""
+    return sorted({package for command, package in packages.items() if not shutil.which(command)})
+
+
+async def apt(*args: str) -> None:
+    """``apt-get ARGS``, without questions."""
+    await run("apt-get", *args, "-qq", env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+async def install(packages: list[str]) -> None:
+    """``apt-get install`` ``packages`` (nothing when empty)."""
+    if packages:
+        await apt("install", "-y", "--no-install-recommends", *packages)
 
 
 async def answers() -> bool:
     """Whether a Docker engine answers on the default socket."""
+    if not shutil.which("docker"):
+        return False
     try:
         await run("docker", "info", "--format", "{{.ServerVersion}}", quiet=True, timeout=20)
     except CommandFailed:

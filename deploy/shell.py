@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 TAIL_LINES = 30
+STARTED = time.monotonic()
 
 
 class CheckFailed(Exception):
@@ -47,7 +49,7 @@ async def run(
     kept for the error. Non-zero exit: :class:`CommandFailed` with the last lines.
     """
     if not quiet:
-        say(f"$ {shlex.join(command)}")
+        say(f"[{time.monotonic() - STARTED:5.0f} s] $ {shlex.join(command)}")
     process = await asyncio.create_subprocess_exec(
         *command,
         stdin=asyncio.subprocess.DEVNULL,

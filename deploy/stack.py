@@ -94,8 +94,10 @@ class Stack:
         )
 
     async def container(self, service: str) -> str:
-        """The id of ``service``'s container."""
-        ids = (await self("ps", "-q", service, quiet=True)).split()
+        """The id of ``service``'s container (not of a one-off ``run``)."""
+        labels = (f"project={PROJECT}", f"service={service}", "oneoff=False")
+        filters = [f"--filter=label=com.docker.compose.{label}" for label in labels]
+        ids = (await run("docker", "ps", "-aq", *filters, quiet=True)).split()
         if not ids:
             raise CheckFailed(f"no {service} container")
         return ids[0]
