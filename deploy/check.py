@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -18,20 +17,17 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import aiohttp
 
-from deploy import base_images, engine
+from deploy import base_images, engine, proofs
 from deploy.conversation import Conversation, Photo, pick_photo
 from deploy.shell import CheckFailed, run, say
-from deploy.stack import APP_UID, BOT_URL, RUNNING, SERVICES, Snapshot, Stack, write_env
+from deploy.stack import RUNNING, SERVICES, Stack, write_env
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
-APP_IMAGE = "dumpin:latest"
-APP_IMAGE_MAX_MB = 600
-"""The bot image (all three app services share it) must stay under this size."""
 DB_PORT = int(os.environ.get("DUMPIN_CHECK_DB_PORT", "3307"))
 """The check's database listens here: MariaDB may already listen on 3306 on this machine."""
 HEALTHY_SECONDS = 150
@@ -73,13 +69,11 @@ class Steps:
 
 
 async def together(*works: Awaitable[object]) -> None:
-    """Run ``works`` side by side; the first failure stops the others and is raised as is."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            for work in works:
-                group.create_task(work)  # type: ignore[arg-type]
-    except BaseExceptionGroup as failures:
-        raise failures.exceptions[0] from None
+    """Run ``works`` side by side, each to its end (an ``apt-get`` cut short would leave
+    dpkg half done); then raise the first failure as is."""
+    for outcome in await asyncio.gather(*works, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _require_free(port: int) -> None:
@@ -105,85 +99,6 @@ async def _images(stack: Stack, root: Path | None, work: Path, step: Steps) -> N
     await together(app(), step.timed("MariaDB base image", base_images.mariadb(stack.log)))
 
 
-async def _prove_backup(stack: Stack) -> str:
-    """``dumpin backup --media`` in the scheduler: its files land in the backups volume, owned
-    by the app user; the bot does not see them. Returns the SQL backup's name."""
-    await stack.exec("scheduler", "dumpin", "backup", "--media")
-    listing = await stack.exec("scheduler", "ls", "-ln", "/data/backups")
-    say(listing)
-    names = [line.split()[-1] for line in listing.splitlines() if line.startswith("-")]
-    owners = {int(line.split()[2]) for line in listing.splitlines()[1:]}
-    sql = [name for name in names if name.endswith(".dumpin.sql.gz")]
-    if not sql or not any(n.endswith(".media.tar") for n in names) or owners != {APP_UID}:
-        raise CheckFailed(f"expected a backup and a media archive of uid {APP_UID}:\n{listing}")
-    volume = await stack.volume_path("backups")
-    if not (volume / sql[-1]).is_file():
-        raise CheckFailed(f"{sql[-1]} is not in the backups volume ({volume})")
-    if (seen := await stack.inside("bot", "ls", "-A", "/data/backups")).strip():
-        raise CheckFailed(f"the bot sees backups:\n{seen}")
-    return sql[-1]
-
-
-def _process_uids(pid: int) -> list[str]:
-    """Real and effective user ids of a process on this machine."""
-    return Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[:2]
-
-
-async def _prove_users(stack: Stack) -> None:
-    """Every running container's main process runs as a user other than root."""
-    for service in RUNNING:
-        uid = _process_uids((await stack.state(service))["Pid"])
-        if "0" in uid:
-            raise CheckFailed(f"{service} runs as root (uid {uid})")
-        say(f"{service}: uid {uid[1]}")
-
-
-async def _prove_loopback(stack: Stack) -> None:
-    """Every socket the containers listen on is bound to 127.0.0.1 (host networking)."""
-    pids = {(await stack.state(service))["Pid"]: service for service in RUNNING}
-    for line in (await run("ss", "-Hltnp", quiet=True)).splitlines():
-        local = line.split()[3]
-        for pid, service in pids.items():
-            if f"pid={pid}," in line:
-                if not local.startswith("127.0.0.1:"):
-                    raise CheckFailed(f"{service} listens on {local}")
-                say(f"{service} listens on {local}")
-
-
-async def _prove_endpoints(photo: Photo) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{BOT_URL}/healthz") as resp:
-            health = await resp.json()
-            if resp.status != 200 or health.get("status") != "ok":
-                raise CheckFailed(f"/healthz: {resp.status} {health}")
-        async with http.get(f"{BOT_URL}/metrics") as resp:
-            metrics = await resp.text()
-    sample = 'dumpin_photos_classified_total{class="verre"} 1.0'
-    if resp.status != 200 or sample not in metrics or "dumpin_model_info{" not in metrics:
-        raise CheckFailed(f"/metrics: {resp.status}, no {sample!r} for {photo.name}")
-    say(f"/healthz {json.dumps(health)}; /metrics has {sample}")
-
-
-async def _same_after(stack: Stack, what: str, action: Callable[[], Awaitable[object]]) -> Snapshot:
-    before = await stack.snapshot()
-    await action()
-    await stack.wait_answering()
-    after = await stack.snapshot()
-    if changes := before.differences(after):
-        raise CheckFailed(f"{what} changed the data:\n" + "\n".join(changes))
-    say(f"{what}: {sum(after.rows.values())} rows, {len(after.photos)} photo(s) unchanged")
-    return after
-
-
-async def _image_size() -> float:
-    out = await run("docker", "image", "inspect", "--format", "{{.Size}}", APP_IMAGE)
-    megabytes = int(out) / 1e6
-    if megabytes >= APP_IMAGE_MAX_MB:
-        raise CheckFailed(f"{APP_IMAGE} is {megabytes:.0f} MB, over {APP_IMAGE_MAX_MB} MB")
-    say(f"{APP_IMAGE}: {megabytes:.0f} MB (limit {APP_IMAGE_MAX_MB} MB)")
-    return megabytes
-
-
 async def _stack_checks(stack: Stack, tg: FakeTelegram, photo: Photo, step: Steps) -> None:
     async with step("start: db healthy, migrate exits 0, bot answers", *SERVICES):
         await stack("up", "-d")
@@ -198,19 +113,19 @@ async def _stack_checks(stack: Stack, tg: FakeTelegram, photo: Photo, step: Step
         await user.department()
         await user.photo(photo)
     async with step("/healthz and /metrics", "bot"):
-        await _prove_endpoints(photo)
+        await proofs.endpoints(photo)
     async with step("non-root users, loopback only, memory limits", *RUNNING):
-        await _prove_users(stack)
-        await _prove_loopback(stack)
+        await proofs.users(stack)
+        await proofs.loopback(stack)
         say(await stack("ps"))
         say(await run("docker", "stats", "--no-stream", quiet=True))
-    async with step("the image's HEALTHCHECK passes", "bot"):
-        await stack.wait_healthy("bot", HEALTHY_SECONDS)
     async with step("backup into the backups volume", "scheduler"):
         at_backup = await stack.snapshot()
-        backup = await _prove_backup(stack)
+        backup = await proofs.backup(stack)
+    async with step("the image's HEALTHCHECK passes", "bot"):
+        await stack.wait_healthy("bot", HEALTHY_SECONDS)
     async with step("restart keeps every row and photo", *RUNNING):
-        await _same_after(stack, "restart", lambda: stack("restart"))
+        await proofs.same_after(stack, "restart", lambda: stack("restart"))
         await user.photo(photo)
     async with step("down then up keeps every row and photo", *SERVICES):
 
@@ -218,7 +133,7 @@ async def _stack_checks(stack: Stack, tg: FakeTelegram, photo: Photo, step: Step
             await stack("down")
             await stack("up", "-d")
 
-        await _same_after(stack, "down and up", down_up)
+        await proofs.same_after(stack, "down and up", down_up)
     async with step("restore the backup", "scheduler", "bot"):
         await stack("stop", "bot", "scheduler")
         await stack(
@@ -238,8 +153,8 @@ async def _stack_checks(stack: Stack, tg: FakeTelegram, photo: Photo, step: Step
         if restored.rows != at_backup.rows:
             raise CheckFailed(f"restored rows {restored.rows} != backed up {at_backup.rows}")
         await user.department()
-    async with step(f"bot image under {APP_IMAGE_MAX_MB} MB"):
-        await _image_size()
+    async with step(f"bot image under {proofs.APP_IMAGE_MAX_MB} MB"):
+        await proofs.image_size()
 
 
 async def _report(stack: Stack, failure: Failed) -> None:
@@ -316,12 +231,14 @@ async def check(keep_images: bool) -> bool:
 async def _clean(stack: Stack, keep_images: bool) -> None:
     """Remove the check's containers and volumes, and its images unless asked to keep them."""
     say("\n==> clean up")
+    started = time.monotonic()
     with contextlib.suppress(CheckFailed):
         await stack("down", "--volumes", "--remove-orphans", timeout=120)
     if not keep_images:
-        await base_images.remove((APP_IMAGE, *base_images.IMAGES))
+        await base_images.remove((proofs.APP_IMAGE, *base_images.IMAGES))
         with contextlib.suppress(CheckFailed):
             await run("docker", "image", "prune", "--force", quiet=True)
+    say(f"cleaned up in {time.monotonic() - started:.0f} s")
 
 
 def _summary(step: Steps, total: float, passed: bool) -> None:
