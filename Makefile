@@ -29,5 +29,9 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-deploy-check: install
+# the check needs the base install; an existing one (e.g. from `make test`) is kept
+$(BIN)/dumpin: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+deploy-check: $(BIN)/dumpin
 	$(BIN)/python -m deploy.check

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from deploy.shell import CommandFailed, run
+from deploy.shell import CommandFailed, run, say
 
 BASE = Path(__file__).resolve().parent / "base"
 DEBIAN_IMAGE = "dumpin-check/debian:bookworm"
@@ -98,6 +98,7 @@ async def present() -> bool:
 
 async def remove(images: tuple[str, ...]) -> None:
     """Remove ``images`` where present."""
+    say(f"removing {' '.join(images)}")
     await asyncio.gather(
         *(run("docker", "image", "rm", "--force", image, quiet=True) for image in images),
         return_exceptions=True,

@@ -229,7 +229,8 @@ async def check(keep_images: bool) -> bool:
 
 
 async def _clean(stack: Stack, keep_images: bool) -> None:
-    """Remove the check's containers and volumes, and its images unless asked to keep them."""
+    """Remove the check's containers and volumes, and its images unless asked to keep them
+    (nothing built here may speed up a later run)."""
     say("\n==> clean up")
     started = time.monotonic()
     with contextlib.suppress(CheckFailed):
@@ -237,7 +238,7 @@ async def _clean(stack: Stack, keep_images: bool) -> None:
     if not keep_images:
         await base_images.remove((proofs.APP_IMAGE, *base_images.IMAGES))
         with contextlib.suppress(CheckFailed):
-            await run("docker", "image", "prune", "--force", quiet=True)
+            await run("docker", "image", "prune", "--force")
     say(f"cleaned up in {time.monotonic() - started:.0f} s")
 
 
