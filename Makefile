@@ -1,9 +1,10 @@
 # Dumpin: `make run` starts the bot, `make test` runs the test suite (both set up .venv first).
+# `make deploy-check` (as root) builds the images and runs the compose stack end to end.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev
+.PHONY: run test lint install install-dev deploy-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +28,10 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# the check needs the base install; an existing one (e.g. from `make test`) is kept
+$(BIN)/dumpin: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+deploy-check: $(BIN)/dumpin
+	$(BIN)/python -m deploy.check

@@ -1,12 +1,11 @@
-"""The Dockerfile, checked without a container engine.
+"""The Dockerfile, checked without a container engine (``make deploy-check`` builds and runs it).
 
-No Docker here, so the image is not built. Instead: its instructions are parsed and checked
-(stages, base image, non-root user, what is copied, no TensorFlow, HEALTHCHECK, CMD), and its
-install and start commands are replayed: the build context it copies is assembled from the
-repository, installed non-editable into a fresh venv as ``pip install .`` does (with
-``--no-deps``: the third-party packages come from the test interpreter instead of PyPI), then
-the build-stage check, ``dumpin --help`` through the installed entry point and the
-HEALTHCHECK command itself are run from outside the repository.
+Here its instructions are parsed and checked (stages, base image, non-root user, what is
+copied, no TensorFlow, HEALTHCHECK, CMD), and its install and start commands are replayed: the
+build context it copies is assembled from the repository, installed non-editable into a fresh
+venv as ``pip install .`` does (with ``--no-deps``: the third-party packages come from the test
+interpreter instead of PyPI), then the build-stage check, ``dumpin --help`` through the
+installed entry point and the HEALTHCHECK command itself are run from outside the repository.
 """
 
 from __future__ import annotations
