@@ -51,6 +51,8 @@ SELECTION_EVERY = {"base": 10, "extra": 4}
 and the quantisation; the extra (real-world) train split is small, so a larger share."""
 MAX_INT8_DROP = 0.005
 """int8 is shipped (fast on VNNI CPUs) unless it costs this much selection accuracy."""
+HEAD_INIT_IMAGES = 2000
+"""Training images whose frozen features fit the initial dense head (a start, not the result)."""
 SWA_LAST = 3
 """The average of the last epochs' weights is a candidate too (BatchNorm is frozen)."""
 TEXTURES = ("brick.png", "grass.png", "gravel.png")
@@ -66,6 +68,19 @@ def background_photos() -> list[Image.Image]:
 
 
 # --------------------------------------------------------------------------- fine-tuning
+
+
+def _chunked(model: Any, arrays: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """``model`` outputs for uint8 images, converted to float32 a chunk at a time (a float
+    copy of the whole training set would take gigabytes)."""
+    out = [
+        np.asarray(
+            model.predict(arrays[i : i + chunk].astype(np.float32), batch_size=64, verbose=0),
+            np.float32,
+        )
+        for i in range(0, len(arrays), chunk)
+    ]
+    return np.concatenate(out)
 
 
 class FineTuner:
@@ -116,13 +131,12 @@ class FineTuner:
 
     def embed(self, arrays: np.ndarray) -> np.ndarray:
         """Backbone embeddings for uint8 images [N, 224, 224, 3]."""
-        out = self.backbone.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
-        return np.asarray(out, np.float32)
+        return _chunked(self.backbone, arrays)
 
     def predict(self, arrays: np.ndarray) -> np.ndarray:
         """Predicted label index (in CLASSES) for uint8 images."""
-        logits = self.model.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
-        return np.asarray(np.flatnonzero(TRAINED)[np.asarray(logits).argmax(axis=1)], np.int64)
+        logits = _chunked(self.model, arrays)
+        return np.asarray(np.flatnonzero(TRAINED)[logits.argmax(axis=1)], np.int64)
 
     def ckpt(self, epoch: int) -> Path:
         """Checkpoint file of an epoch (0 = before fine-tuning)."""
@@ -189,7 +203,7 @@ def _batches(
 @dataclass(frozen=True)
 class EvalSet:
     """Preprocessed images scored after every epoch; ``choose`` sets pick the epoch, the
-    others are only reported."""
+    others are only logged."""
 
     name: str
     x: np.ndarray
@@ -229,8 +243,9 @@ def fine_tune(
         tuner.model.optimizer.iterations.assign(history[-1]["epoch"] * steps)
     else:
         log("epoch 0: fitting the initial head on frozen features")
-        plain = np.stack([preprocess(im) for im in imgs])
-        head = train_head(tuner.embed(plain), y_full, class_w, TRAINED)
+        some = np.random.default_rng(settings.seed).permutation(len(imgs))[:HEAD_INIT_IMAGES]
+        plain = np.stack([preprocess(imgs[i]) for i in some])
+        head = train_head(tuner.embed(plain), y_full[some], class_w, TRAINED)
         tuner.init_head(head)
         del plain
 
@@ -431,15 +446,15 @@ def train(
     log(f"fit {len(fit)} images; " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
     images = load_images([*fit, *(s for samples in sets.values() for s in samples)])
     photos = background_photos()
-    evals = [
+    evals = [  # the val splits are scored on the exported model only (after training)
         EvalSet(
             name,
             np.stack([preprocess(images[s.path]) for s in samples]),
             np.array([s.label for s in samples]),
-            choose=name.endswith("/selection"),
+            choose=True,
         )
         for name, samples in sets.items()
-        if samples
+        if samples and name.endswith("/selection")
     ]
     fit_imgs = [images[s.path] for s in fit]
     tuner, fine_tuning = fine_tune(

@@ -29,6 +29,16 @@ def dataset_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def wild_dir() -> Path:
+    """Root of the wild-v1 real-world dataset (env ``DUMPIN_WILD_DATASET_DIR``)."""
+    default = REPO.parent / "shared" / "datasets" / "wild-v1"
+    path = Path(os.environ.get("DUMPIN_WILD_DATASET_DIR", default))
+    if not (path / "val").is_dir():
+        _missing(f"dataset at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The shipped model folder ``ml/models``."""
     if not (MODEL_DIR / "backbone.tflite").exists():

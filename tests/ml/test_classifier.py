@@ -9,15 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from db.categories import CLASSES, UNTRAINED
 from ml.classifier import Classifier
+from ml.dataset import Sample
 from ml.embeddings import Backbone
 from ml.evaluate import evaluate
 from ml.head import Head
 from ml.image_io import UnsupportedImage, decode_path
 from ml.preprocess import preprocess
-from ml.retrain import ViewEmbedder
+from ml.retrain import ViewEmbedder, load_images
 
 # Val images the shipped model must get right (checked when the model was trained).
 EXPECTED = {
@@ -88,9 +90,13 @@ def test_training_and_runtime_preprocessing_match(
     classifier: Classifier,
     model_dir: Path,
     dataset_dir: Path,
+    wild_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The fine-tuning inputs (``ml.train`` preprocesses ``load_images``), the head's cached
+    embeddings (``ViewEmbedder.plain``) and the runtime classifier see the same pixels, also
+    for real-world photos large enough for the JPEG decoder to downscale them."""
     seen: list[np.ndarray] = []
     original = Backbone.embed
 
@@ -99,7 +105,8 @@ def test_training_and_runtime_preprocessing_match(
         return original(self, image)
 
     monkeypatch.setattr(Backbone, "embed", spy)
-    paths = _val_files(dataset_dir, 1)[:3]
+    large = [p for p in sorted((wild_dir / "val").glob("*/*.jpg")) if _min_side(p) >= 448]
+    paths = [*_val_files(dataset_dir, 1)[:3], large[0]]
     ViewEmbedder(model_dir / "backbone.tflite", tmp_path, {p: decode_path(p) for p in paths}).plain(
         paths
     )
@@ -112,6 +119,17 @@ def test_training_and_runtime_preprocessing_match(
         assert a.dtype == b.dtype == np.uint8
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(seen[0], preprocess(decode_path(paths[0])))
+    fine_tuning = [
+        preprocess(image) for image in load_images([Sample(p, 0) for p in paths]).values()
+    ]
+    for a, b in zip(fine_tuning, seen, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert min(decode_path(paths[-1]).size) < _min_side(paths[-1])  # decoded at reduced scale
+
+
+def _min_side(path: Path) -> int:
+    with Image.open(path) as image:
+        return min(image.size)
 
 
 def test_bad_bytes_raise(classifier: Classifier) -> None:
