@@ -173,10 +173,11 @@ def _batches(
     batch: int,
     rng: np.random.Generator,
     photos: Sequence[Image.Image],
+    limit: int | None = None,
 ) -> Iterator[tuple[np.ndarray, ...]]:
-    """Augmented batches of one epoch (image ``i`` ``repeats[i]`` times), prepared one step
-    ahead in a worker thread."""
-    order = rng.permutation(np.repeat(np.arange(len(images)), repeats))
+    """Augmented batches of one epoch (image ``i`` ``repeats[i]`` times, at most ``limit`` in
+    all), prepared one step ahead in a worker thread."""
+    order = rng.permutation(np.repeat(np.arange(len(images)), repeats))[:limit]
     seeds = rng.integers(0, 2**31, len(order))
 
     def make(pos: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -230,7 +231,8 @@ def fine_tune(
     y_dense = np.searchsorted(np.flatnonzero(TRAINED), y_full)
     class_w = balanced_class_weight(np.repeat(y_full, reps), len(CLASSES))
     weights = class_w[y_full].astype(np.float32)
-    steps = -(-int(reps.sum()) // settings.batch_size)
+    per_epoch = min(int(reps.sum()), settings.epoch_images or int(reps.sum()))
+    steps = -(-per_epoch // settings.batch_size)
     epochs = settings.epochs
     tuner = FineTuner(work_dir, settings.seed, settings.lr, epochs, steps, settings.from_block)
     state_path = work_dir / "ckpt" / "state.json"
@@ -270,7 +272,9 @@ def fine_tune(
         start = time.time()
         losses = []
         rng = np.random.default_rng([settings.seed, epoch])
-        batches = _batches(imgs, y_dense, weights, reps, settings.batch_size, rng, photos)
+        batches = _batches(
+            imgs, y_dense, weights, reps, settings.batch_size, rng, photos, per_epoch
+        )
         for step, (x, yb, wb) in enumerate(batches):
             losses.append(tuner.train_batch(x, yb, wb))
             if step % 50 == 0:
@@ -354,6 +358,8 @@ class TrainSettings:
     seed: int = 1234
     from_block: int = 0
     extra_repeat: int = 2
+    epoch_images: int | None = None
+    """Images drawn per epoch (all when None): shorter epochs on a busy machine."""
 
 
 @dataclass(frozen=True)
@@ -568,6 +574,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--extra-repeat", type=int, default=d.extra_repeat, help="extra images per epoch"
     )
+    parser.add_argument(
+        "--epoch-images", type=int, default=None, help="images drawn per epoch (default: all)"
+    )
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
@@ -578,7 +587,13 @@ def run(args: argparse.Namespace, command: str) -> None:
     """Train with parsed :func:`add_arguments` options; ``command`` goes into the model card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     settings = TrainSettings(
-        args.epochs, args.batch_size, args.lr, args.seed, args.from_block, args.extra_repeat
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.seed,
+        args.from_block,
+        args.extra_repeat,
+        args.epoch_images,
     )
     train(
         args.data,
