@@ -343,6 +343,8 @@ def retrain(
         "label_smoothing": LABEL_SMOOTHING,
         "augment_version": AUGMENT_VERSION,
         "seed": seed,
+        "train_splits": [f"{Path(data_dir).name}/train"]
+        + ([f"{Path(extra).name}/train"] if extra is not None else []),
         "fitted": created.isoformat(timespec="seconds"),
         "command": command,
     }

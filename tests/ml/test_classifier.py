@@ -38,7 +38,19 @@ EXPECTED = {
 
 # Real-world wild-v1/val photos (pallets outdoors, used packaging on a cloth) the shipped model
 # must get right (checked when the model was trained).
-WILD_EXPECTED: dict[str, str] = {}
+WILD_EXPECTED = {
+    "val/bois/05b391edbce9d78e.jpg": "bois",
+    "val/bois/0cd3c272bf7765c5.jpg": "bois",
+    "val/carton/00a3e069002555e6.jpg": "carton",
+    "val/carton/072a821c220647db.jpg": "carton",
+    "val/carton/08c638c13e870398.jpg": "carton",
+    "val/metal/109678518b306614.jpg": "metal",
+    "val/metal/11141e68b51360cf.jpg": "metal",
+    "val/metal/140e5a0159509b03.jpg": "metal",
+    "val/plastique/0c0dfece16255982.jpg": "plastique",
+    "val/plastique/105d3c6a435beb0e.jpg": "plastique",
+    "val/plastique/1928de49995be999.jpg": "plastique",
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +84,9 @@ def test_known_real_world_photos(classifier: Classifier, wild_dir: Path) -> None
 
 def test_model_card(classifier: Classifier) -> None:
     card = classifier.model_card
+    assert card["metrics"]["wild-v1/val"]["n"] == 419
+    assert card["head"]["train_splits"] == ["waste-v1/train", "wild-v1/train"]
+    assert "selection" in card
     assert list(classifier.classes) == list(CLASSES)
     assert set(card["untrained_classes"]) == UNTRAINED
     assert classifier.version == card["version"]
