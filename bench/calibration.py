@@ -2,7 +2,8 @@
 
 For each threshold, on a labelled folder (default: the shared val split): the share of photos
 at or above it, the accuracy there, and below it the accuracy and how often the right class is
-in the top 3 (what the bot offers as buttons when unsure).
+in the top 3 (what the bot offers as buttons when unsure); and how many wrong answers the bot
+would call « sûr ». Run it on real-world photos too (``--data ../shared/datasets/wild-v1/val``).
 
     python bench/calibration.py [--data DIR] [--model DIR]
 """
@@ -20,6 +21,8 @@ from ml.evaluate import labelled_samples
 
 REPO = Path(__file__).resolve().parent.parent
 THRESHOLDS = (0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.85, 0.9)
+SURE = 0.85
+"""From this confidence on the bot calls its answer « sûr »."""
 
 
 def main() -> None:
@@ -40,6 +43,12 @@ def main() -> None:
     print(
         f"{len(conf)} photos, model {classifier.version}: top-1 {ok.mean():.3f}, "
         f"top-3 {top3.mean():.3f}"
+    )
+    wrong = ~ok
+    sure_wrong = int((wrong & (conf >= SURE)).sum())
+    print(
+        f"wrong answers called « sûr » (>= {SURE}): {sure_wrong} of {int(wrong.sum())} "
+        f"({sure_wrong / max(1, int(wrong.sum())):.1%}), {sure_wrong / len(conf):.1%} of photos"
     )
     print("threshold  share>=  acc>=  acc<  top3<")
     for threshold in THRESHOLDS:

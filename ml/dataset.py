@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +46,23 @@ def class_counts(samples: list[Sample]) -> dict[str, int]:
     for s in samples:
         counts[s.class_name] += 1
     return counts
+
+
+def in_selection(path: Path, every: int) -> bool:
+    """Whether a file belongs to the fixed selection subset carved out of a train split:
+    one file in ``every``, by the first two bytes of its SHA-256 (the datasets' own splits use
+    the last digits, so the two choices are independent)."""
+    digest = hashlib.sha256(Path(path).read_bytes()).digest()
+    return int.from_bytes(digest[:2], "big") % every == 0
+
+
+def split_selection(samples: list[Sample], every: int) -> tuple[list[Sample], list[Sample]]:
+    """``(fit, selection)``: the samples to train on and the ones kept to choose epochs and
+    settings (:func:`in_selection`); ``every=0`` keeps no selection subset."""
+    if every <= 0:
+        return samples, []
+    chosen = [in_selection(s.path, every) for s in samples]
+    return (
+        [s for s, c in zip(samples, chosen, strict=True) if not c],
+        [s for s, c in zip(samples, chosen, strict=True) if c],
+    )

@@ -157,6 +157,13 @@ class ViewEmbedder:
             return np.zeros((0, 1280), np.float32)
         return np.stack([self._nan_row() if r is None else r for r in rows])
 
+    def view(
+        self, key: str, paths: list[Path], make: Callable[[Image.Image], np.ndarray]
+    ) -> np.ndarray:
+        """Embeddings of ``make(decoded image)`` for each file, cached under ``key`` (which
+        must name everything ``make`` depends on)."""
+        return self._cached(key, paths, lambda p: make(self.load(p)))
+
     def _cached(
         self, key: str, paths: list[Path], make: Callable[[Path], np.ndarray]
     ) -> np.ndarray:
@@ -164,7 +171,7 @@ class ViewEmbedder:
 
     def plain(self, paths: list[Path]) -> np.ndarray:
         """Embeddings of the runtime preprocessing of each file."""
-        return self._cached("plain", paths, lambda p: preprocess(self.load(p)))
+        return self.view("plain", paths, preprocess)
 
     def augmented(
         self, paths: list[Path], view: int, seed: int, backgrounds: Sequence[Path] | None = None
@@ -238,25 +245,41 @@ def train_on_views(
 
 @dataclass(frozen=True)
 class HeadFit:
-    """A fitted head and its metrics on val and val-scene."""
+    """A fitted head and its metrics on val, val-scene and the extra val splits."""
 
     head: Head
     val: Metrics
     val_scene: Metrics
+    extra_val: dict[str, Metrics]
+
+
+def _score(head: Head, x: np.ndarray, samples: Sequence[Sample]) -> Metrics:
+    y = np.array([s.label for s in samples])
+    return compute_metrics(y, head.predict_proba(x).argmax(1), len(CLASSES))
 
 
 def fit_head(
-    emb: ViewEmbedder, train: list[Sample], val: list[Sample], views: int, seed: int
+    emb: ViewEmbedder,
+    train: list[Sample],
+    val: list[Sample],
+    views: int,
+    seed: int,
+    extra_val: Mapping[str, list[Sample]] | None = None,
 ) -> HeadFit:
-    """Fit the head on plain + ``views`` augmented embeddings of ``train``; score on val."""
+    """Fit the head on plain + ``views`` augmented embeddings of ``train``; score on val,
+    val-scene and each named ``extra_val`` split."""
     y = np.array([s.label for s in train])
     head = train_on_views(emb, [s.path for s in train], y, TRAINED, views, seed)
     val_paths = [s.path for s in val]
-    vy = np.array([s.label for s in val])
-    plain = head.predict_proba(emb.plain(val_paths)).argmax(1)
-    scene = head.predict_proba(emb.scene(val_paths)).argmax(1)
+    extra = {
+        name: _score(head, emb.plain([s.path for s in samples]), samples)
+        for name, samples in (extra_val or {}).items()
+    }
     return HeadFit(
-        head, compute_metrics(vy, plain, len(CLASSES)), compute_metrics(vy, scene, len(CLASSES))
+        head,
+        _score(head, emb.plain(val_paths), val),
+        _score(head, emb.scene(val_paths), val),
+        extra,
     )
 
 
@@ -282,20 +305,34 @@ def retrain(
     seed: int = 1234,
     command: str = "",
     limit: int | None = None,
+    extra: Path | None = None,
+    images: Mapping[Path, Image.Image] | None = None,
 ) -> dict[str, Any]:
-    """Refit ``model_dir/head.npz`` on ``data_dir`` with the model's own backbone and
-    update ``model.json`` (version, head, dataset counts, metrics)."""
+    """Refit ``model_dir/head.npz`` on ``data_dir`` (and the train split of the real-world
+    dataset ``extra``, whose val split is reported too) with the model's own backbone and
+    update ``model.json`` (version, head, dataset counts, metrics). ``images`` are already
+    decoded images (the others are decoded on demand)."""
     model_dir = Path(model_dir)
     card: dict[str, Any] = json.loads((model_dir / "model.json").read_text())
     if list(card["classes"]) != list(CLASSES):
         raise ValueError("model.json classes differ from ml.dataset.CLASSES")
     train_s, val_s = load_splits(data_dir, limit, seed)
-    log(f"{len(train_s)} train / {len(val_s)} val images")
-    emb = ViewEmbedder(model_dir / "backbone.tflite", Path(work_dir) / "embeddings")
-    fit = fit_head(emb, train_s, val_s, views, seed)
+    extra_train: list[Sample] = []
+    extra_val: dict[str, list[Sample]] = {}
+    if extra is not None:
+        extra_train, extra_val_s = load_splits(Path(extra), limit, seed)
+        extra_val[f"{Path(extra).name}/val"] = extra_val_s
+    log(f"{len(train_s)} + {len(extra_train)} train / {len(val_s)} val images")
+    loader: Mapping[Path, Image.Image] | Loader = decode_path
+    if images is not None:
+        known = images
+        loader = lambda p: known[p] if p in known else decode_path(p)  # noqa: E731
+    emb = ViewEmbedder(model_dir / "backbone.tflite", Path(work_dir) / "embeddings", loader)
+    fit = fit_head(emb, [*train_s, *extra_train], val_s, views, seed, extra_val)
     log(
         f"val {fit.val.accuracy:.4f} macro-F1 {fit.val.macro_f1:.4f} "
-        f"val-scene {fit.val_scene.accuracy:.4f}"
+        f"val-scene {fit.val_scene.accuracy:.4f} "
+        + " ".join(f"{k} {m.accuracy:.4f}" for k, m in fit.extra_val.items())
     )
     created = datetime.now(UTC)
     card["version"] = f"{created:%Y%m%d.%H%M}-{emb.backbone.id[:8]}"
@@ -306,6 +343,8 @@ def retrain(
         "label_smoothing": LABEL_SMOOTHING,
         "augment_version": AUGMENT_VERSION,
         "seed": seed,
+        "train_splits": [f"{Path(data_dir).name}/train"]
+        + ([f"{Path(extra).name}/train"] if extra is not None else []),
         "fitted": created.isoformat(timespec="seconds"),
         "command": command,
     }
@@ -315,8 +354,16 @@ def retrain(
         train_counts=class_counts(train_s),
         val_counts=class_counts(val_s),
     )
+    if extra is not None:
+        card["dataset"]["extra"] = {
+            "path": str(extra),
+            "train_counts": class_counts(extra_train),
+            "val_counts": class_counts(next(iter(extra_val.values()))),
+        }
     card.setdefault("metrics", {}).update(
-        val=metrics_json(fit.val), val_scene=metrics_json(fit.val_scene)
+        val=metrics_json(fit.val),
+        val_scene=metrics_json(fit.val_scene),
+        **{name: metrics_json(m) for name, m in fit.extra_val.items()},
     )
     tmp = model_dir / "head.tmp.npz"
     fit.head.save(tmp)
@@ -333,9 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True, help="embedding cache folder")
     parser.add_argument("--views", type=int, default=2, help="augmented views per image")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--extra", type=Path, default=None, help="real-world dataset root")
     args = parser.parse_args(argv)
     command = "python -m ml.retrain " + " ".join(sys.argv[1:] if argv is None else argv)
-    retrain(args.data, args.model, args.work, args.views, args.seed, command)
+    retrain(args.data, args.model, args.work, args.views, args.seed, command, extra=args.extra)
     return 0
 
 

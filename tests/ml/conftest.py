@@ -18,14 +18,23 @@ def _missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
-@pytest.fixture(scope="session")
-def dataset_dir() -> Path:
-    """Root of the waste-v1 dataset (env ``DUMPIN_DATASET_DIR``)."""
-    default = REPO.parent / "shared" / "datasets" / "waste-v1"
-    path = Path(os.environ.get("DUMPIN_DATASET_DIR", default))
+def _dataset(name: str, env: str) -> Path:
+    path = Path(os.environ.get(env, REPO.parent / "shared" / "datasets" / name))
     if not (path / "val").is_dir():
         _missing(f"dataset at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def dataset_dir() -> Path:
+    """Root of the waste-v1 dataset (env ``DUMPIN_DATASET_DIR``)."""
+    return _dataset("waste-v1", "DUMPIN_DATASET_DIR")
+
+
+@pytest.fixture(scope="session")
+def wild_dir() -> Path:
+    """Root of the wild-v1 real-world dataset (env ``DUMPIN_WILD_DATASET_DIR``)."""
+    return _dataset("wild-v1", "DUMPIN_WILD_DATASET_DIR")
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,29 @@ def test_lazy_embedder_unreadable_files_and_background_pool(
     np.testing.assert_array_equal(stopped.plain(good), x[:2])  # cached: nothing to embed
     with pytest.raises(_Stop):
         stopped.augmented(good, 1, 1)
+
+
+def test_cache_is_keyed_by_backbone(
+    model_dir: Path, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another backbone file (here: the same network with one more trailing byte) never
+    reads the first one's cached embeddings."""
+    paths = sorted((dataset_dir / "val" / "verre").glob("*.jpg"))[:2]
+    other = tmp_path / "other.tflite"
+    other.write_bytes((model_dir / "backbone.tflite").read_bytes() + b"\0")
+    calls = {"n": 0}
+    original = Backbone.embed
+
+    def counting(self: Backbone, image: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        return original(self, image)
+
+    monkeypatch.setattr(Backbone, "embed", counting)
+    first = ViewEmbedder(model_dir / "backbone.tflite", tmp_path / "cache")
+    second = ViewEmbedder(other, tmp_path / "cache")
+    assert first.backbone.id != second.backbone.id
+    first.plain(paths)
+    second.plain(paths)
+    assert calls["n"] == 4
+    first.plain(paths)
+    assert calls["n"] == 4
