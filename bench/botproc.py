@@ -165,6 +165,8 @@ class BotProcess:
     """Interpreter options before ``-m bot bot``, e.g. ``("-m", "cProfile", "-o", path)``."""
     checkout: Path = REPO
     """Where ``bot`` is imported from (another checkout to compare versions)."""
+    bot_args: tuple[str, ...] = ()
+    """Options after ``bot``, e.g. ``("--webhook",)``."""
     process: asyncio.subprocess.Process | None = None
     log_path: Path = field(init=False)
 
@@ -196,6 +198,7 @@ class BotProcess:
                 "-m",
                 "bot",
                 "bot",
+                *self.bot_args,
                 env=env,
                 cwd=self.checkout,
                 stderr=log,

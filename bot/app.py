@@ -15,6 +15,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.updates import CONCURRENT_UPDATES, ConfirmingBot, PerChatProcessor
 from handlers import (
+    backlog,
     department,
     errors,
     feedback,
@@ -66,6 +67,7 @@ def build_application(settings: Settings, services: Services | None = None) -> A
     )
     app.bot_data["services"] = services = services or Services.open(settings)
     app.bot_data["metrics"] = Metrics(services.classifier)
+    app.add_handlers(backlog.HANDLERS, group=-2)
     app.add_handler(TypeHandler(Update, _skip_anonymous), group=-1)
     for feature in FEATURES:
         app.add_handlers(feature.HANDLERS)

@@ -1,0 +1,116 @@
+"""``dumpin bot`` stopped with SIGTERM and started again: every photo is answered exactly
+once, albums included; killed with SIGKILL in webhook mode, it loses no update."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from pathlib import Path
+
+from bench.botproc import BenchTelegram, BotProcess, add_users, database, scalar
+from tests.fake_telegram import FakeTelegram, Sent, delivering
+from tests.faults.conftest import answered, until
+
+USERS = 10
+PHOTOS = 60
+
+
+async def burst(tg: FakeTelegram, bot: BotProcess, photos: list[bytes], sig: int) -> list[Sent]:
+    """``PHOTOS`` photos from ``USERS`` users; ``sig`` to the bot once answers are coming and
+    a burst is in flight; the bot started again; returns the photos once all are answered."""
+    users = [tg.user(7100 + i) for i in range(USERS)]
+    sent = []
+    for i in range(PHOTOS):
+        sent.append(await tg.send_photo(users[i % USERS], photos[i % len(photos)]))
+        if i == PHOTOS // 2:
+            await until(lambda: len(tg.requests("sendMessage")) >= 5, 30, "answers")
+            await bot.stop(sig)
+            assert any(not answered(tg, s) for s in sent), "the stop came too late"
+            await bot.start()
+        elif i < PHOTOS // 2 - 5:
+            await asyncio.sleep(0.02)
+    await until(lambda: all(answered(tg, s) for s in sent), 60, "every photo answered")
+    return sent
+
+
+async def test_sigterm_under_load_answers_every_photo_once(
+    tmp_path: Path, photos: list[bytes]
+) -> None:
+    async with database("sqlite", tmp_path) as url, BenchTelegram() as tg:
+        await add_users(url, [7100 + i for i in range(USERS)])
+        bot = BotProcess(tg.url, url, tmp_path)
+        await bot.start()
+        try:
+            await tg.wait_for("getUpdates", timeout=60)
+            sent = await burst(tg, bot, photos, signal.SIGTERM)
+            await tg.wait_delivered(timeout=30)  # copies sent again are handled by now
+        finally:
+            await bot.stop()
+        rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
+    assert [len(answered(tg, s)) for s in sent] == [1] * PHOTOS
+    assert rows == PHOTOS
+
+
+async def test_sigterm_in_an_albums_quiet_second(tmp_path: Path, photos: list[bytes]) -> None:
+    async with database("sqlite", tmp_path) as url, BenchTelegram() as tg:
+        await add_users(url, [7200])
+        user = tg.user(7200)
+        bot = BotProcess(tg.url, url, tmp_path)
+        await bot.start()
+        try:
+            await tg.wait_for("getUpdates", timeout=60)
+            for data in photos[:3]:
+                await tg.send_photo(user, data, media_group_id="quiet")
+            await until_rows(url, 3, "the album classified")
+            assert await bot.stop(signal.SIGTERM) == 0  # within the album's quiet second
+            await bot.start()
+            await tg.wait_for("getUpdates", timeout=60)
+            await tg.wait_delivered(timeout=30)  # copies sent again are handled by now
+        finally:
+            await bot.stop()
+    albums = [r for r in tg.requests("sendMessage") if r.ok and "3 photos" in r.params["text"]]
+    assert len(albums) == 1
+
+
+async def test_sigkill_in_webhook_mode_loses_nothing(tmp_path: Path, photos: list[bytes]) -> None:
+    port = free_port()
+    env = {
+        "DUMPIN_WEBHOOK_URL": "https://bot.example.test/hook",
+        "DUMPIN_WEBHOOK_SECRET": "s3cret",
+        "DUMPIN_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+    async with (
+        database("sqlite", tmp_path) as url,
+        BenchTelegram() as tg,
+        delivering(tg, f"http://127.0.0.1:{port}/hook") as delivery,
+    ):
+        await add_users(url, [7100 + i for i in range(USERS)])
+        bot = BotProcess(tg.url, url, tmp_path, env, bot_args=("--webhook",))
+        await bot.start()
+        try:
+            await tg.wait_for("setWebhook", timeout=60)
+            sent = await burst(tg, bot, photos, signal.SIGKILL)
+        finally:
+            await bot.stop()
+        rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
+        distinct = await scalar(url, "SELECT COUNT(DISTINCT update_id) FROM users_predictions")
+    assert all(answered(tg, s) for s in sent)
+    assert rows == distinct == PHOTOS
+    assert any(d.status is None for d in delivery.deliveries), "no delivery was cut by the kill"
+
+
+async def until_rows(url: object, count: int, what: str) -> None:
+    """Wait until ``users_predictions`` holds ``count`` rows."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while await scalar(url, "SELECT COUNT(*) FROM users_predictions") < count:  # type: ignore[arg-type]
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
