@@ -37,6 +37,8 @@ class Services:
     reported_errors: set[str] = field(default_factory=set)
     inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
     rulebook: CachedRulebook = field(default_factory=CachedRulebook)
+    model_ids: dict[str, int] = field(default_factory=dict)
+    """``models`` row id of each model version that answered, once looked up."""
 
     @classmethod
     def open(cls, settings: Settings) -> Services:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DumpinError
@@ -38,17 +39,43 @@ async def ensure_active(session: AsyncSession, shipped_dir: Path) -> Model:
     if row is not None:
         return row
     card = read_card(shipped_dir)
-    version = str(card["version"])
-    row = await session.scalar(select(Model).where(Model.version == version))
+    row = await session.scalar(select(Model).where(Model.version == str(card["version"])))
     if row is None:
-        counts = card.get("dataset", {}).get("train_counts", {})
-        row = Model(
-            version=version, path=str(shipped_dir), dataset_size=sum(counts.values()), metrics={}
-        )
+        row = _shipped_row(card, shipped_dir)
         session.add(row)
     row.status = ACTIVE
     await session.flush()
     return row
+
+
+def _shipped_row(card: dict[str, Any], shipped_dir: Path) -> Model:
+    counts = card.get("dataset", {}).get("train_counts", {})
+    return Model(
+        version=str(card["version"]),
+        path=str(shipped_dir),
+        dataset_size=sum(counts.values()),
+        metrics={},
+    )
+
+
+async def model_id(session: AsyncSession, version: str, shipped_dir: Path) -> int | None:
+    """The id of the row of ``version``. The shipped model, which serves before any retrain
+    records it, gets its row here on first use (active when no model is); None for a version
+    without a row (a model directory loaded by hand). Call it first in its transaction: a
+    row another process recorded at the same moment is read after a rollback."""
+    found = await session.scalar(select(Model.id).where(Model.version == version))
+    card = read_card(shipped_dir)
+    if found is not None or str(card["version"]) != version:
+        return found
+    row = _shipped_row(card, shipped_dir)
+    row.status = RETIRED if await active_model(session) is not None else ACTIVE
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return await session.scalar(select(Model.id).where(Model.version == version))
+    return row.id
 
 
 async def promote(session: AsyncSession, model_id: int) -> Model:
