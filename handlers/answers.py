@@ -17,8 +17,9 @@ from ml.classifier import Prediction
 
 log = logging.getLogger(__name__)
 
-MEMORY_ANSWERS = 50
-"""Answers kept in RAM per user who did not consent (older buttons expire)."""
+MEMORY_ANSWERS = 20
+"""Answers kept in RAM per user who did not consent (older buttons expire): 11 KiB for 20,
+the most kept for each of ``bot.user_memory.MAX_USERS`` users."""
 KEY = r"\d{1,18}|m[0-9a-f]{16}"
 """A key in callback data: a prediction's row id, or ``m`` and 64 random bits for an answer
 kept in RAM."""
