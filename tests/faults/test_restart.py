@@ -8,42 +8,32 @@ import signal
 import socket
 from pathlib import Path
 
-from bench.botproc import BenchTelegram, BotProcess, add_users, database, scalar
-from tests.fake_telegram import FakeTelegram, Sent, delivering
+from bench.botproc import (
+    BenchTelegram,
+    BotProcess,
+    add_users,
+    database,
+    scalar,
+    stop_mid_burst,
+)
+from tests.fake_telegram import delivering
 from tests.faults.conftest import answered, until
 
-USERS = 10
+USER_IDS = list(range(7100, 7110))
 PHOTOS = 60
-
-
-async def burst(tg: FakeTelegram, bot: BotProcess, photos: list[bytes], sig: int) -> list[Sent]:
-    """``PHOTOS`` photos from ``USERS`` users; ``sig`` to the bot once answers are coming and
-    a burst is in flight; the bot started again; returns the photos once all are answered."""
-    users = [tg.user(7100 + i) for i in range(USERS)]
-    sent = []
-    for i in range(PHOTOS):
-        sent.append(await tg.send_photo(users[i % USERS], photos[i % len(photos)]))
-        if i == PHOTOS // 2:
-            await until(lambda: len(tg.requests("sendMessage")) >= 5, 30, "answers")
-            await bot.stop(sig)
-            assert any(not answered(tg, s) for s in sent), "the stop came too late"
-            await bot.start()
-        elif i < PHOTOS // 2 - 5:
-            await asyncio.sleep(0.02)
-    await until(lambda: all(answered(tg, s) for s in sent), 60, "every photo answered")
-    return sent
 
 
 async def test_sigterm_under_load_answers_every_photo_once(
     tmp_path: Path, photos: list[bytes]
 ) -> None:
     async with database("sqlite", tmp_path) as url, BenchTelegram() as tg:
-        await add_users(url, [7100 + i for i in range(USERS)])
+        await add_users(url, USER_IDS)
         bot = BotProcess(tg.url, url, tmp_path)
         await bot.start()
         try:
             await tg.wait_for("getUpdates", timeout=60)
-            sent = await burst(tg, bot, photos, signal.SIGTERM)
+            sent = await stop_mid_burst(tg, bot, photos, USER_IDS, signal.SIGTERM, PHOTOS)
+            await until(lambda: all(answered(tg, s) for s in sent), 60, "every photo answered")
             await tg.wait_delivered(timeout=30)  # copies sent again are handled by now
         finally:
             await bot.stop()
@@ -85,12 +75,13 @@ async def test_sigkill_in_webhook_mode_loses_nothing(tmp_path: Path, photos: lis
         BenchTelegram() as tg,
         delivering(tg, f"http://127.0.0.1:{port}/hook") as delivery,
     ):
-        await add_users(url, [7100 + i for i in range(USERS)])
+        await add_users(url, USER_IDS)
         bot = BotProcess(tg.url, url, tmp_path, env, bot_args=("--webhook",))
         await bot.start()
         try:
             await tg.wait_for("setWebhook", timeout=60)
-            sent = await burst(tg, bot, photos, signal.SIGKILL)
+            sent = await stop_mid_burst(tg, bot, photos, USER_IDS, signal.SIGKILL, PHOTOS)
+            await until(lambda: all(answered(tg, s) for s in sent), 60, "every photo answered")
         finally:
             await bot.stop()
         rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
