@@ -10,6 +10,7 @@ import asyncio
 import io
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -227,6 +228,23 @@ class BotProcess:
     def log(self) -> str:
         """Everything the process wrote to stderr so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def webhook_process(
+    api_url: str, url: URL, data_dir: Path, checkout: Path = REPO
+) -> tuple[BotProcess, str]:
+    """A bot in webhook mode on a free port of 127.0.0.1, and the URL Telegram (the fake's
+    ``delivering``) posts updates to."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {
+        "DUMPIN_WEBHOOK_URL": "https://bot.example.test/hook",
+        "DUMPIN_WEBHOOK_SECRET": "s3cret",
+        "DUMPIN_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+    bot = BotProcess(api_url, url, data_dir, env, checkout=checkout, bot_args=("--webhook",))
+    return bot, f"http://127.0.0.1:{port}/hook"
 
 
 @asynccontextmanager

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import socket
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ from bench.botproc import (  # noqa: E402
     phone_photos,
     stop_mid_burst,
     until,
+    webhook_process,
 )
 from bench.machine import describe  # noqa: E402
 from tests.fake_telegram import Sent, delivering  # noqa: E402
@@ -74,21 +75,11 @@ async def stopped(checkout: Path, photos: list[bytes], *, webhook: bool) -> tupl
         async with database("sqlite", Path(data)) as url, BenchTelegram() as tg:
             tg.prepare(photos)
             await add_users(url, USERS)
-            port = _free_port()
-            env = {
-                "DUMPIN_WEBHOOK_URL": "https://bot.example.test/hook",
-                "DUMPIN_WEBHOOK_SECRET": "s3cret",
-                "DUMPIN_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-            }
-            bot = BotProcess(
-                tg.url,
-                url,
-                Path(data),
-                env if webhook else {},
-                checkout=checkout,
-                bot_args=("--webhook",) if webhook else (),
-            )
-            async with delivering(tg, f"http://127.0.0.1:{port}/hook"):
+            if webhook:
+                bot, target = webhook_process(tg.url, url, Path(data), checkout)
+            else:
+                bot, target = BotProcess(tg.url, url, Path(data), checkout=checkout), ""
+            async with delivering(tg, target) if webhook else nullcontext():
                 await bot.start()
                 try:
                     await tg.wait_for("setWebhook" if webhook else "getUpdates", timeout=60)
@@ -109,12 +100,6 @@ async def _settle(tg: BenchTelegram, sent: list[Sent]) -> None:
         if all(answered(tg, s) for s in sent) and not tg.pending_updates():
             return
         await asyncio.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def run(args: argparse.Namespace) -> None:

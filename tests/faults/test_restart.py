@@ -1,11 +1,10 @@
 """``dumpin bot`` stopped with SIGTERM and started again: every photo is answered exactly
-once, albums included; killed with SIGKILL in webhook mode, it loses no update."""
+once, albums included (SIGKILL: test_kill.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from pathlib import Path
 
 from bench.botproc import (
@@ -16,7 +15,6 @@ from bench.botproc import (
     scalar,
     stop_mid_burst,
 )
-from tests.fake_telegram import delivering
 from tests.faults.conftest import answered, until
 
 USER_IDS = list(range(7100, 7110))
@@ -63,34 +61,6 @@ async def test_sigterm_in_an_albums_quiet_second(tmp_path: Path, photos: list[by
     assert len(albums) == 1
 
 
-async def test_sigkill_in_webhook_mode_loses_nothing(tmp_path: Path, photos: list[bytes]) -> None:
-    port = free_port()
-    env = {
-        "DUMPIN_WEBHOOK_URL": "https://bot.example.test/hook",
-        "DUMPIN_WEBHOOK_SECRET": "s3cret",
-        "DUMPIN_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-    }
-    async with (
-        database("sqlite", tmp_path) as url,
-        BenchTelegram() as tg,
-        delivering(tg, f"http://127.0.0.1:{port}/hook") as delivery,
-    ):
-        await add_users(url, USER_IDS)
-        bot = BotProcess(tg.url, url, tmp_path, env, bot_args=("--webhook",))
-        await bot.start()
-        try:
-            await tg.wait_for("setWebhook", timeout=60)
-            sent = await stop_mid_burst(tg, bot, photos, USER_IDS, signal.SIGKILL, PHOTOS)
-            await until(lambda: all(answered(tg, s) for s in sent), 60, "every photo answered")
-        finally:
-            await bot.stop()
-        rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
-        distinct = await scalar(url, "SELECT COUNT(DISTINCT update_id) FROM users_predictions")
-    assert all(answered(tg, s) for s in sent)
-    assert rows == distinct == PHOTOS
-    assert any(d.status is None for d in delivery.deliveries), "no delivery was cut by the kill"
-
-
 async def until_rows(url: object, count: int, what: str) -> None:
     """Wait until ``users_predictions`` holds ``count`` rows."""
     loop = asyncio.get_running_loop()
@@ -98,10 +68,3 @@ async def until_rows(url: object, count: int, what: str) -> None:
     while await scalar(url, "SELECT COUNT(*) FROM users_predictions") < count:  # type: ignore[arg-type]
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
