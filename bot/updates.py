@@ -238,6 +238,8 @@ class ConfirmingBot(ExtBot[None]):
             pool_timeout=pool_timeout,
             api_kwargs=api_kwargs,
         )
+        if not self._taking:  # stopped during the poll: PTB drops what it returns
+            return ()
         fresh: list[Update] = []
         for data in result:
             update_id = data.get("update_id") if isinstance(data, dict) else None
