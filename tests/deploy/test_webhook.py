@@ -112,7 +112,7 @@ async def test_refuses_updates_past_its_backlog(hooked: Deployed) -> None:
     """``WEBHOOK_BACKLOG`` updates in flight: the next one gets 503 (Telegram sends it again
     later), and is taken once there is room."""
     tg = hooked.tg
-    tg.slow("sendMessage", 1.0, times=CONCURRENT_UPDATES)
+    tg.slow("sendMessage", 2.0, times=CONCURRENT_UPDATES)
     updates = [
         (await tg.send_command(tg.user(7100 + i), "/aide")).update
         for i in range(WEBHOOK_BACKLOG + 1)

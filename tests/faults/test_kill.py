@@ -1,6 +1,7 @@
 """``dumpin bot`` killed with SIGKILL under load and started again, polling or behind a
 webhook: Telegram sends again what was not confirmed (polling) or not answered 200 (webhook),
-nothing is recorded twice and no photo goes unanswered."""
+nothing is recorded twice and no photo goes unanswered. Behind a webhook answering 200 on
+queueing, 17-25 of 60 photos were lost (bench/delivery.py)."""
 
 from __future__ import annotations
 

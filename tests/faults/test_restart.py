@@ -1,5 +1,7 @@
 """``dumpin bot`` stopped with SIGTERM and started again: every photo is answered exactly
-once, albums included (SIGKILL: test_kill.py)."""
+once, albums included (SIGKILL: test_kill.py). Before the stop drained its updates before
+confirming them, 20-27 of 60 photos were answered twice after one SIGTERM, and an album's
+reply was lost when the SIGTERM came in its quiet second (bench/delivery.py)."""
 
 from __future__ import annotations
 
