@@ -45,14 +45,18 @@ from bench.botproc import (  # noqa: E402
     scalar,
 )
 from bench.machine import describe  # noqa: E402
+from tests.db.search_queries import FRENCH  # noqa: E402
 from tests.fake_telegram import FakeUser  # noqa: E402
 from tests.fake_telegram.updates import JSONDict  # noqa: E402
 
 MIXES = {
     "photos": {"photo": 1.0},
-    "mixed": {"photo": 0.7, "album": 0.05, "button": 0.15, "command": 0.1},
+    "mixed": {"photo": 0.6, "album": 0.05, "button": 0.15, "command": 0.1, "text": 0.1},
+    "text": {"text": 1.0},
 }
 COMMANDS = (("historique", None), ("departement", "33"), ("aide", None))
+QUERIES = tuple(query for query, _ in FRENCH)
+"""What the "text" share types: searches by name (some match one object, some several)."""
 ALBUM_SIZE = 3
 DRAIN_SECONDS = 30.0
 CONSENTING = 0.75
@@ -68,7 +72,8 @@ class Tracker:
     started: float = field(default_factory=time.monotonic)
     pending_photos: dict[tuple[int, int], tuple[str, float, int]] = field(default_factory=dict)
     pending_queries: dict[str, float] = field(default_factory=dict)
-    pending_commands: dict[int, deque[float]] = field(default_factory=dict)
+    pending_commands: dict[int, deque[tuple[str, float]]] = field(default_factory=dict)
+    """Per chat, in order: commands and texts waiting for their (unquoted) reply."""
     latencies: dict[str, list[float]] = field(default_factory=dict)
     answered_at: list[tuple[float, str, int]] = field(default_factory=list)
     answers: dict[int, tuple[int, str]] = field(default_factory=dict)
@@ -94,9 +99,9 @@ class Tracker:
         """A button press now waits for ``answerCallbackQuery``."""
         self.pending_queries[query_id] = time.monotonic()
 
-    def expect_command(self, chat: int) -> None:
-        """A command now waits for an unquoted message in its chat."""
-        self.pending_commands.setdefault(chat, deque()).append(time.monotonic())
+    def expect_command(self, chat: int, kind: str = "command") -> None:
+        """A command (or a text searched by name) now waits for an unquoted message."""
+        self.pending_commands.setdefault(chat, deque()).append((kind, time.monotonic()))
 
     def outstanding(self) -> int:
         """Actions still waiting for their reply."""
@@ -131,7 +136,7 @@ class Tracker:
                 return
         commands = self.pending_commands.get(chat)
         if reply is None and commands:
-            self._done("command", commands.popleft())
+            self._done(*commands.popleft())
             return
         self.other_replies += 1
 
@@ -222,6 +227,9 @@ class Load:
                 first = first or sent.message["message_id"]
             assert first is not None
             self.tracker.expect_photo("album", user.id, first, ALBUM_SIZE)
+        elif kind == "text":
+            self.tracker.expect_command(user.id, "text")
+            await self.tg.send_text(user, self.random.choice(QUERIES))
         elif kind == "button":
             message_id, data = self.tracker.answers.pop(user.id)
             sent = await self.tg.press_button(user, message_id, data, check=False)

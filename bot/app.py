@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
@@ -25,6 +26,7 @@ from handlers import (
     history,
     language,
     photo,
+    search,
     start,
     stats,
 )
@@ -33,9 +35,10 @@ from ml.model_watch import watch_active_model
 
 log = logging.getLogger(__name__)
 
-FEATURES = (start, department, language, photo, feedback, history, forget, stats, guide)
+FEATURES = (start, department, language, photo, feedback, search, history, forget, stats, guide)
 
 COMMANDS = (
+    ("quoi", N_("Find an object by its name")),
     ("departement", N_("Set your département")),
     ("langue", N_("Français / English")),
     ("historique", N_("Your photos so far")),
@@ -95,6 +98,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
             language_code=None if lang == "fr" else lang,
         )
     services: Services = app.bot_data["services"]
+    try:
+        await services.search.get(services.sessions)  # the search index, built at start
+    except SQLAlchemyError as exc:
+        log.warning("search index not built at start (%s): built on the first search", exc)
     app.bot_data["model_watch"] = asyncio.create_task(
         watch_active_model(
             services.sessions, services.classifier, services.settings.model_poll_seconds

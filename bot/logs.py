@@ -118,7 +118,12 @@ def configure_logging(settings: Settings) -> None:
     """Root logging to stderr at the configured level and format, secrets redacted."""
     secrets = tuple(
         value.get_secret_value()
-        for value in (settings.telegram_token, settings.database_url, settings.webhook_secret)
+        for value in (
+            settings.telegram_token,
+            settings.database_url,
+            settings.webhook_secret,
+            settings.erasure_key,
+        )
         if value is not None
     )
     password = settings.db_url.password

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from bot.updates import CONCURRENT_UPDATES
-from db import geo
+from db import geo, locate
 from db.disposal import CachedRulebook
+from db.erasures import ErasureLog
+from db.items import SearchIndex
 from db.media import MediaStore
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
@@ -27,16 +29,18 @@ def _inference_pool() -> ThreadPoolExecutor:
 
 @dataclass
 class Services:
-    """Database, classifier and photo storage shared by every handler."""
+    """Database, classifier, photo storage and erasure record shared by every handler."""
 
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     classifier: Classifier
     media: MediaStore
+    erasures: ErasureLog
     reported_errors: set[str] = field(default_factory=set)
     inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
     rulebook: CachedRulebook = field(default_factory=CachedRulebook)
+    search: SearchIndex = field(default_factory=SearchIndex)
     model_ids: dict[str, int] = field(default_factory=dict)
     """``models`` row id of each model version that answered, once looked up."""
 
@@ -46,12 +50,14 @@ class Services:
         switches to the active one at start)."""
         engine = create_engine(settings.db_url, pool_size=CONCURRENT_UPDATES)
         geo.departments()  # load the communes index now, not on the first user's answer
+        locate.load()  # and the département outlines, for shared locations
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             classifier=Classifier.load(settings.shipped_model_dir),
             media=MediaStore(settings.data_dir),
+            erasures=ErasureLog.open(settings.data_dir, settings.erasure_key),
         )
 
     async def close(self) -> None:

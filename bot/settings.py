@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     send_rate: float = Field(default=30.0, ge=0.0)
     """Messages per second the bot sends at most (Telegram's broadcast limit); 0: no limit."""
+    erasure_key: SecretStr | None = None
+    """Key of the erased users' hashes; default: ``<data dir>/erasure.key``, made at first use."""
+    unconfirmed_photo_days: int = Field(default=30, ge=1)
+    """Photos neither confirmed nor corrected are deleted after this many days."""
+    inactive_user_days: int = Field(default=365, ge=1)
+    """Users who have not used the bot for this many days are erased like with /oublier."""
+    lock_check_seconds: float = Field(default=60.0, gt=0.0)
+    """How often the scheduler checks that it still holds its single-instance lock."""
 
     @field_validator("default_language")
     @classmethod

@@ -32,6 +32,15 @@ def database_error(exc: DBAPIError) -> DumpinError:
     return DumpinError(f"database error: {reason}")
 
 
+def reading_error(exc: DBAPIError) -> DumpinError:
+    """A failure to read reference data: a schema or seed not yet made says how to make it."""
+    if "no such table" in str(exc) or "doesn't exist" in str(exc):
+        return DumpinError(
+            "the database is not initialised: run `dumpin db upgrade && dumpin db seed`"
+        )
+    return database_error(exc)
+
+
 def is_outage(error: BaseException | None) -> bool:
     """Whether ``error`` says the database cannot be reached right now (trying again later
     may work): a lost or refused connection, a lock or pool wait that timed out. Anything

@@ -164,3 +164,65 @@ class HeldOutSample(_DatasetRow, Base):
     """The fixed test subset: never trained on, used to compare models."""
 
     __tablename__ = "test_dataset"
+
+
+class Erasure(Base):
+    """A user erased (/oublier, inactivity): a keyed hash of their id, never the id itself,
+    so that restoring an older backup erases them again (see :mod:`db.erasures`)."""
+
+    __tablename__ = "erasures"
+
+    user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Item(Base):
+    """An object people search for by name (ADEME's list, or one an operator added)."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(20))
+    """One of the 13 classes when its container applies, else None (pharmacy, take-back…)."""
+    what_fr: Mapped[str] = mapped_column(Text)
+    good_fr: Mapped[str] = mapped_column(Text)
+    bad_fr: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="ademe")
+    """``ademe`` rows are kept in line with ``db/data/items.json`` by ``dumpin db seed``; any
+    other value (an operator's ``local``) is left alone."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ItemName(Base):
+    """A name an item is searched by, in French or English."""
+
+    __tablename__ = "item_names"
+    __table_args__ = (UniqueConstraint("item_id", "language", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class ItemSearch(Base):
+    """How often an item's card was shown for a search (no user, no query text)."""
+
+    __tablename__ = "item_searches"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SearchCount(Base):
+    """Search counters for ``/stats``: ``searches`` and ``unmatched`` (no user, no text)."""
+
+    __tablename__ = "search_counts"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

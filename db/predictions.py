@@ -93,6 +93,17 @@ async def group_of(session: AsyncSession, row: UserPrediction) -> list[UserPredi
     )
 
 
+async def stored_paths(session: AsyncSession) -> set[str]:
+    """Every stored photo some prediction refers to."""
+    return set(
+        await session.scalars(
+            select(UserPrediction.image_path)
+            .where(UserPrediction.image_path.is_not(None))
+            .distinct()
+        )
+    )
+
+
 def final_label(row: UserPrediction) -> str:
     """The user's correction if any, else the model's answer."""
     return row.corrected_class or row.predicted_class

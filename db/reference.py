@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 DATA_DIR = Path(__file__).with_name("data")
 
@@ -40,3 +42,10 @@ def nomenclatures() -> list[dict[str, str]]:
         }
         for r in read_rows("nomenclatures.csv")
     ]
+
+
+def items() -> list[dict[str, Any]]:
+    """The shipped objects of ``items.json`` (built by ``build_items.py``)."""
+    with (DATA_DIR / "items.json").open(encoding="utf-8") as handle:
+        records: list[dict[str, Any]] = json.load(handle)
+    return records

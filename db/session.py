@@ -20,15 +20,21 @@ def create_engine(url: URL, pool_size: int = 5) -> AsyncEngine:
 
     ``pool_size`` connections stay open; up to 10 more are opened and closed as needed (an
     aiosqlite connection is a thread, so a pool smaller than the concurrency churns threads).
+    Statement errors never show their parameters (user ids, photo hashes): they reach logs
+    and admin alerts.
     """
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15}, pool_size=pool_size)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 15}, pool_size=pool_size, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     url = url.update_query_dict({"charset": "utf8mb4"})
-    return create_async_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=pool_size)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_recycle=3600, pool_size=pool_size, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ from typing import cast
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from db import users
+from db import erasures
 from handlers.answers import forget_memory
 from handlers.common import Context, button_row, services, who
 
@@ -38,7 +38,7 @@ async def on_confirm(update: Update, context: Context) -> None:
     else:
         svc = services(context)
         async with svc.sessions() as session:
-            paths = await users.forget(session, profile.user_id)
+            paths = await erasures.erase(session, svc.erasures, profile.user_id)
             await session.commit()
         await asyncio.to_thread(svc.media.delete_all, paths)
         forget_memory(context)

@@ -9,6 +9,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from handlers.common import Context, Who, memory, who
 from handlers.department import resolve_and_answer
+from handlers.search import answer_query
 
 
 def help_text(profile: Who) -> str:
@@ -17,8 +18,14 @@ def help_text(profile: Who) -> str:
     return "\n".join(
         [
             _("📸 Send me a photo of an item: I tell you its material and which bin it goes in."),
+            _(
+                "🔎 Or type its name (« pile », « pot de yaourt », « médicaments »): "
+                "I answer with ADEME's advice and the bin for your département."
+            ),
             "",
+            _("/quoi – find an object by its name"),
             _("/departement – set your département (number, name or postal code)"),
+            _("📍 Sharing your location also sets your département (it is not kept)."),
             _("/langue – français / English"),
             _("/historique – your photos so far"),
             _("/oublier – delete everything I know about you"),
@@ -39,15 +46,13 @@ async def on_help(update: Update, context: Context) -> None:
 
 
 async def on_text(update: Update, context: Context) -> None:
-    """Plain text: the awaited département, else a short help."""
+    """Plain text: the awaited département, else a search by name."""
     message = cast(Message, update.effective_message)
     profile = await who(update, context)
     if memory(context).get("awaiting_department"):
         await resolve_and_answer(message, context, profile, message.text or "")
         return
-    await message.reply_text(
-        profile._("Send me a photo of your item and I will tell you which bin it goes in. /aide")
-    )
+    await answer_query(message, context, profile, message.text or "")
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:

@@ -48,7 +48,8 @@ def certainty(who: Who, confidence: float, threshold: float) -> str:
     return who._("uncertain")
 
 
-def _place(who: Who, local: bool) -> list[str]:
+def place_lines(who: Who, local: bool) -> list[str]:
+    """Where the rule applies: the user's département, or the national rule and how to set it."""
     if who.department_code is None:
         return [who._("📍 National rule: set your département with /departement for local rules.")]
     department = geo.department(who.department_code)
@@ -71,12 +72,13 @@ def single_text(who: Who, answer: Answer, rule: Disposal, threshold: float) -> s
         ),
         f"🗑 <b>{escape(rule.container)}</b>",
         escape(rule.instruction),
-        *_place(who, rule.local),
+        *place_lines(who, rule.local),
     ]
     if answer.chosen is not None:
         lines.append(who._("✅ Thanks, noted!"))
     elif answer.confidence < threshold:
         lines.append(who._("🤔 I am not sure: pick the right material below."))
+        lines.append(who._("⌨️ Or type the object's name, for example « pot de yaourt »."))
     return "\n".join(lines)
 
 
@@ -94,7 +96,7 @@ def album_text(
             f"{number}. <b>{escape(label(who, answer.label))}</b>{mark} → {escape(rule.container)}"
         )
     local = all(rules[a.label].local for a in answers)
-    lines.extend(_place(who, local))
+    lines.extend(place_lines(who, local))
     return "\n".join(lines)
 
 

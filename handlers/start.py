@@ -7,13 +7,14 @@ from typing import cast
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.settings import Settings
 from db import users
 from handlers.common import Context, Who, button_row, memory, services, who
 from handlers.department import ask_department
 
 
-def privacy_text(profile: Who) -> str:
-    """Welcome and the one-screen privacy notice."""
+def privacy_text(profile: Who, settings: Settings) -> str:
+    """Welcome and the one-screen privacy notice, with the retention periods in force."""
     _ = profile._
     return "\n\n".join(
         [
@@ -29,6 +30,25 @@ def privacy_text(profile: Who) -> str:
                 "training set anonymously (without any link to you); they stay there even "
                 "after /oublier, which deletes everything else about you at any time."
             ),
+            _(
+                "🗓 <b>How long, and backups</b>\nPhotos are stored without their location or "
+                "any other hidden data. Photos you neither confirm nor correct are deleted "
+                "after %(photo_days)d days, and everything about you after %(inactive_days)d "
+                "days without using me. Backups keep a copy for up to %(backup_weeks)d weeks, "
+                "and /oublier reaches them too: if one is restored, what you erased is erased "
+                "again (for this, a fingerprint of your id that cannot be turned back into it "
+                "is kept as long as those backups)."
+            )
+            % {
+                "photo_days": settings.unconfirmed_photo_days,
+                "inactive_days": settings.inactive_user_days,
+                "backup_weeks": settings.backup_keep,
+            },
+            _(
+                "🔎 Names you search for are not kept: I only count how often each object is "
+                "searched, with no link to you. A shared location only sets your département; "
+                "its coordinates are not kept."
+            ),
             _("If you decline, I still answer your photos but I store nothing about you."),
         ]
     )
@@ -41,7 +61,7 @@ async def on_start(update: Update, context: Context) -> None:
         (profile._("✅ I agree"), "consent:yes"), (profile._("No thanks"), "consent:no")
     )
     await cast(Message, update.effective_message).reply_html(
-        privacy_text(profile), reply_markup=keyboard
+        privacy_text(profile, services(context).settings), reply_markup=keyboard
     )
 
 
@@ -68,7 +88,8 @@ async def on_consent(update: Update, context: Context) -> None:
     )
     message = query.message
     if isinstance(message, Message):
-        await message.edit_text(f"{privacy_text(profile)}\n\n{text}", parse_mode="HTML")
+        notice = privacy_text(profile, svc.settings)
+        await message.edit_text(f"{notice}\n\n{text}", parse_mode="HTML")
         profile = await who(update, context)
         if profile.department_code is None:
             await ask_department(message, profile, context)

@@ -7,8 +7,9 @@ from typing import cast
 from telegram import Message, Update, User
 from telegram.ext import BaseHandler, CommandHandler
 
+from bot.search_stats import search_lines
 from bot.stats_text import card_metrics, last_backup, stats_lines
-from db import stats
+from db import items, stats
 from handlers.common import Context, services, who
 from handlers.guide import on_unknown_command
 from handlers.render import label
@@ -23,6 +24,7 @@ async def on_stats(update: Update, context: Context) -> None:
     profile = await who(update, context)
     async with svc.sessions() as session:
         figures = await stats.collect(session)
+        searches = await items.search_figures(session)
     lines = stats_lines(
         figures,
         profile._,
@@ -30,6 +32,7 @@ async def on_stats(update: Update, context: Context) -> None:
         (svc.classifier.version, card_metrics(svc.classifier.model_card)),
         last_backup(svc.settings.data_dir),
     )
+    lines.extend(search_lines(searches, profile._))
     await cast(Message, update.effective_message).reply_text("\n".join(lines))
 
 

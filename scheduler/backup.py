@@ -1,25 +1,24 @@
-"""``dumpin backup``: timestamped gzip SQL dumps with retention, and incremental photo tars."""
+"""``dumpin backup``: timestamped gzip SQL dumps with retention, private to their owner
+(files 0600 in a 0700 folder: they hold every user's data)."""
 
 from __future__ import annotations
 
 import gzip
 import logging
 import os
-import tarfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.engine import URL
 
-from bot.errors import DumpinError
 from bot.stats_text import BACKUP_SUFFIX
 from scheduler.dump import dump_database
 
-MEDIA_SUFFIX = ".media.tar"
-MEDIA_INDEX = "media-index.txt"
 PARTIAL_SUFFIX = ".partial"
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,25 @@ def backup_dir(data_dir: Path) -> Path:
     return data_dir / "backups"
 
 
+def private_dir(directory: Path) -> Path:
+    """Create ``directory`` 0700, or make it so, with the files in it 0600 (earlier versions
+    wrote 0644 backups in a 0755 folder); returns it."""
+    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        os.chmod(directory, PRIVATE_DIR)
+    except PermissionError:
+        log.warning("cannot make %s private (0700): it belongs to another user", directory)
+    for path in directory.iterdir():
+        if path.is_file() and path.stat().st_mode & 0o077:
+            os.chmod(path, PRIVATE_FILE)
+    return directory
+
+
+def private_file(path: Path) -> BinaryIO:
+    """``path`` opened for writing, created 0600 (truncated if it exists)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb")
+
+
 def backup_name(when: datetime) -> str:
     """``YYYYMMDDHHMM.dumpin.sql.gz`` (the name ``bot.stats_text`` looks for)."""
     return f"{when:%Y%m%d%H%M}{BACKUP_SUFFIX}"
@@ -61,7 +79,7 @@ def prune(directory: Path, keep: int) -> list[Path]:
     return doomed
 
 
-def _partial(target: Path) -> Path:
+def partial_name(target: Path) -> Path:
     """The temporary name a file is written under (never matched by the backup globs)."""
     return target.with_name(f".{target.name}{PARTIAL_SUFFIX}")
 
@@ -70,13 +88,12 @@ def write_backup(
     url: URL, data_dir: Path, keep: int, when: datetime | None = None, tool: str | None = "auto"
 ) -> BackupReport:
     """Dump the database to a temporary file, rename it into place, then apply retention."""
-    directory = backup_dir(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_dir(backup_dir(data_dir))
     started = time.monotonic()
     target = directory / backup_name(when or datetime.now())  # same minute: the newer wins
-    partial = _partial(target)
+    partial = partial_name(target)
     try:
-        with gzip.open(partial, "wb", compresslevel=6) as out:
+        with private_file(partial) as raw, gzip.GzipFile(target.name, "wb", 6, raw) as out:
             method = dump_database(url, out, tool)
         os.replace(partial, target)
     except BaseException:
@@ -94,40 +111,3 @@ def write_backup(
         method,
     )
     return BackupReport(target, target.stat().st_size, seconds, method, removed)
-
-
-def archive_media(data_dir: Path, when: datetime | None = None) -> tuple[Path | None, int]:
-    """Tar the uploaded photos not in any earlier media tar; returns the tar and its size."""
-    directory = backup_dir(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    index = directory / MEDIA_INDEX
-    archived = set(index.read_text().split()) if index.exists() else set()
-    uploads = data_dir / "uploads"
-    new = (
-        sorted(
-            path.relative_to(data_dir).as_posix()
-            for path in uploads.glob("*/*")
-            if path.is_file() and not path.name.startswith(".")
-        )
-        if uploads.is_dir()
-        else []
-    )
-    new = [name for name in new if name not in archived]
-    if not new:
-        return None, 0
-    stamp = f"{when or datetime.now():%Y%m%d%H%M%S}"
-    target = directory / f"{stamp}{MEDIA_SUFFIX}"
-    if target.exists():
-        raise DumpinError(f"{target.name} already exists")
-    partial = _partial(target)
-    try:
-        with tarfile.open(partial, "w") as tar:
-            for name in new:
-                tar.add(data_dir / name, arcname=name, recursive=False)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    with index.open("a") as handle:
-        handle.write("".join(f"{name}\n" for name in new))
-    return target, len(new)

@@ -69,6 +69,7 @@ def _dump_sqlite(database: Path, out: Sink) -> None:
         raise DumpinError(f"SQLite database {database} does not exist")
     with tempfile.TemporaryDirectory(dir=database.parent, prefix=".backup-") as tmp:
         snapshot = Path(tmp) / "snapshot.db"
+        os.close(os.open(snapshot, os.O_WRONLY | os.O_CREAT, 0o600))  # a copy of every user
         source = sqlite3.connect(database, timeout=15)
         target = sqlite3.connect(snapshot)
         try:

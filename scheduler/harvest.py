@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.categories import CLASSES
+from db.media import extension_of
 from db.models import HeldOutSample, TrainingSample, User, UserPrediction, utcnow
+from db.scrub import UnreadableImage, scrubbed
 
 SPLIT_BUCKETS = 20
 """``int(sha[-8:], 16) % 20``: 0-13 train (70 %), 14-16 val (15 %), 17-19 test (15 %)."""
@@ -47,6 +47,7 @@ class HarvestReport:
     duplicates: int = 0
     conflicting: int = 0
     missing_files: int = 0
+    unreadable: int = 0
 
 
 async def harvest(session: AsyncSession, data_dir: Path, min_per_class: int) -> HarvestReport:
@@ -91,9 +92,11 @@ async def harvest(session: AsyncSession, data_dir: Path, min_per_class: int) -> 
             report.waiting[name] = len(photos)
             continue
         for photo in photos:
-            _add(session, data_dir, photo)
+            if _add(session, data_dir, photo):
+                report.added[name] = report.added.get(name, 0) + 1
+            else:
+                report.unreadable += 1
             done += photo.prediction_ids
-        report.added[name] = len(photos)
     if done:
         await session.execute(
             update(UserPrediction).where(UserPrediction.id.in_(done)).values(harvested_at=utcnow())
@@ -101,11 +104,15 @@ async def harvest(session: AsyncSession, data_dir: Path, min_per_class: int) -> 
     return report
 
 
-def _add(session: AsyncSession, data_dir: Path, photo: _Photo) -> None:
+def _add(session: AsyncSession, data_dir: Path, photo: _Photo) -> bool:
+    """Write the sample without metadata and record it; False when it cannot be decoded."""
+    data = photo.source.read_bytes()
     split = split_of(photo.digest)
-    extension = photo.source.suffix.lstrip(".") or "jpg"
-    relative = dataset_path(photo.digest, photo.label, split, extension)
-    _link_or_copy(photo.source, data_dir / relative)
+    relative = dataset_path(photo.digest, photo.label, split, extension_of(data))
+    try:
+        _write_clean(data, data_dir / relative)
+    except UnreadableImage:
+        return False
     if split == "test":
         session.add(
             HeldOutSample(
@@ -122,38 +129,20 @@ def _add(session: AsyncSession, data_dir: Path, photo: _Photo) -> None:
                 subset=split,
             )
         )
+    return True
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Put ``source`` at ``target`` without its EXIF block (camera, time, GPS position), else
-    as a hard link (a copy across file systems); atomic, idempotent."""
+def _write_clean(data: bytes, target: Path) -> None:
+    """Put the image ``data`` at ``target`` re-encoded upright without any metadata (EXIF with
+    its GPS position, XMP, ICC, comments, PNG text), whatever it carries; atomic, idempotent."""
     if target.exists():
         return
+    clean = scrubbed(data, target.suffix.lstrip("."))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     try:
-        if not _write_without_exif(source, partial):
-            try:
-                os.link(source, partial)
-            except OSError:
-                shutil.copyfile(source, partial)
+        partial.write_bytes(clean)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-
-
-def _write_without_exif(source: Path, target: Path) -> bool:
-    """Re-encode ``source`` upright and without metadata; False when it carries no EXIF
-    (or is not an image Pillow reads), so the file can be linked unchanged."""
-    try:
-        with Image.open(source) as image:
-            if not image.getexif():
-                return False
-            image_format = image.format
-            clean = ImageOps.exif_transpose(image)
-            clean.info = {}
-            clean.save(target, format=image_format, quality=95)
-    except (OSError, SyntaxError, ValueError):
-        return False
-    return True

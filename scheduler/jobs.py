@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import pymysql
@@ -17,12 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import DumpinError
 from bot.logs import redact
 from bot.settings import Settings
+from db import predictions
+from db.erasures import Erasures
 from db.errors import database_error
+from db.media import MediaStore
+from db.models import utcnow
+from db.scrub import scrub_stored
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
-from scheduler.backup import BackupReport, archive_media, write_backup
+from scheduler.backup import BackupReport, backup_dir, write_backup
+from scheduler.erasure_record import all_erasures, erasure_log, write_backup_copy
 from scheduler.harvest import HarvestReport, harvest
 from scheduler.lock import instance_lock
+from scheduler.media_archive import archive_media
+from scheduler.purge import STRAY_MIN_AGE, PurgeReport, erasure_horizon, purge
 from scheduler.retrain import RetrainReport, Stopped, retrain
 
 T = TypeVar("T")
@@ -38,7 +47,11 @@ async def locked(settings: Settings, name: str, work: Callable[[], Awaitable[T]]
 
 def secrets(settings: Settings) -> tuple[str, ...]:
     """The values no log line or alert may contain."""
-    values = [s.get_secret_value() for s in (settings.telegram_token, settings.database_url) if s]
+    values = [
+        s.get_secret_value()
+        for s in (settings.telegram_token, settings.database_url, settings.erasure_key)
+        if s
+    ]
     return (*values, *((str(settings.db_url.password),) if settings.db_url.password else ()))
 
 
@@ -56,16 +69,46 @@ async def with_sessions(
 async def backup_job(
     settings: Settings, _stop: threading.Event, media: bool = False
 ) -> BackupReport:
-    """Database dump (and, with ``media``, the incremental photo tar)."""
+    """Database dump and a copy of the erasure record (and, with ``media``, the archive of
+    photos, samples and models)."""
     report = await asyncio.to_thread(
         write_backup, settings.db_url, settings.data_dir, settings.backup_keep
     )
+    await copy_erasures(settings)
     if media:
-        tar, count = await asyncio.to_thread(archive_media, settings.data_dir)
+        tar, count, removed = await asyncio.to_thread(
+            archive_media, settings.data_dir, settings.backup_keep
+        )
         report = BackupReport(
-            report.path, report.size, report.seconds, report.method, report.removed, tar, count
+            report.path,
+            report.size,
+            report.seconds,
+            report.method,
+            [*report.removed, *removed],
+            tar,
+            count,
         )
     return report
+
+
+async def full_backup_job(settings: Settings, stop: threading.Event) -> BackupReport:
+    """The scheduled backup: database, erasure record and media archive."""
+    return await backup_job(settings, stop, media=True)
+
+
+async def copy_erasures(settings: Settings, expired_before: datetime | None = None) -> None:
+    """Write every known erasure (those after ``expired_before`` if given) beside the
+    backups."""
+    directory = backup_dir(settings.data_dir)
+
+    async def known(sessions: async_sessionmaker[AsyncSession]) -> Erasures:
+        async with sessions() as session:
+            return await all_erasures(session, erasure_log(settings), directory)
+
+    entries = await with_sessions(settings, known)
+    if expired_before is not None:
+        entries = {d: w for d, w in entries.items() if w >= expired_before}
+    await asyncio.to_thread(write_backup_copy, directory, entries)
 
 
 async def harvest_job(settings: Settings, _stop: threading.Event) -> HarvestReport:
@@ -79,6 +122,49 @@ async def harvest_job(settings: Settings, _stop: threading.Event) -> HarvestRepo
         return report
 
     return await with_sessions(settings, work)
+
+
+async def purge_job(settings: Settings, _stop: threading.Event) -> PurgeReport:
+    """Retention: unconfirmed photos, inactive users, expired erasure records, stray files."""
+    record = erasure_log(settings)
+    now = utcnow()
+    horizon = erasure_horizon(backup_dir(settings.data_dir), settings.backup_keep, now)
+
+    async def work(
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> tuple[PurgeReport, list[str], set[str]]:
+        async with sessions() as session:
+            report, paths = await purge(
+                session,
+                record,
+                now,
+                settings.unconfirmed_photo_days,
+                settings.inactive_user_days,
+                horizon,
+            )
+            referenced = await predictions.stored_paths(session)
+            await session.commit()
+        return report, paths, referenced
+
+    report, paths, referenced = await with_sessions(settings, work)
+    media = MediaStore(settings.data_dir)
+    await asyncio.to_thread(media.delete_all, paths)
+    strays = await asyncio.to_thread(media.delete_unreferenced, referenced, STRAY_MIN_AGE)
+    if report.erasures:
+        await copy_erasures(settings, expired_before=horizon)
+    reencoded = await asyncio.to_thread(scrub_stored, settings.data_dir)
+    files = len(paths) + len(strays)
+    report = PurgeReport(report.users, report.photos, files, report.erasures, reencoded)
+    log.info(
+        "purge: %d users erased, %d unconfirmed photos, %d files deleted, %d erasure records "
+        "expired, %d earlier images re-encoded without metadata",
+        report.users,
+        report.photos,
+        report.files,
+        report.erasures,
+        report.reencoded,
+    )
+    return report
 
 
 async def retrain_job(

@@ -1,17 +1,26 @@
-"""Single-instance locks: MySQL ``GET_LOCK`` on the server, an ``fcntl`` file lock for SQLite."""
+"""Single-instance locks: MySQL ``GET_LOCK`` on the server, an ``fcntl`` file lock for SQLite.
+
+Both can vanish under their holder: ``GET_LOCK`` lives as long as its connection, which
+``wait_timeout``, a ``KILL`` or a server restart ends; a lock file can be deleted, and the
+next process then locks a new file at the same path. :meth:`Held.check` tells whether the
+lock is still this process's (asking the server also keeps the connection from idling out).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from bot.errors import DumpinError
 from db.session import create_engine
@@ -23,18 +32,29 @@ class LockBusy(DumpinError):
     """Another process holds the lock."""
 
 
+class LockLost(DumpinError):
+    """The lock was taken from its holder (connection ended, lock file removed)."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A lock being held; ``check()`` is True while it still is."""
+
+    check: Callable[[], Awaitable[bool]]
+
+
 @asynccontextmanager
-async def instance_lock(url: URL, name: str, wait: float = 0.0) -> AsyncIterator[None]:
+async def instance_lock(url: URL, name: str, wait: float = 0.0) -> AsyncIterator[Held]:
     """Hold the lock ``name`` for the database at ``url``; wait up to ``wait`` seconds for it.
 
     Raises :class:`LockBusy` when another process keeps it longer than that.
     """
     if url.get_backend_name() == "sqlite":
-        async with _file_lock(_lock_file(url, name), name, wait):
-            yield
+        async with _file_lock(_lock_file(url, name), name, wait) as held:
+            yield held
     else:
-        async with _server_lock(url, name, wait):
-            yield
+        async with _server_lock(url, name, wait) as held:
+            yield held
 
 
 def _lock_file(url: URL, name: str) -> Path:
@@ -45,7 +65,7 @@ def _lock_file(url: URL, name: str) -> Path:
 
 
 @asynccontextmanager
-async def _file_lock(path: Path, name: str, wait: float) -> AsyncIterator[None]:
+async def _file_lock(path: Path, name: str, wait: float) -> AsyncIterator[Held]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -58,8 +78,17 @@ async def _file_lock(path: Path, name: str, wait: float) -> AsyncIterator[None]:
                 if time.monotonic() >= deadline:
                     raise LockBusy(f"'{name}' is already running (lock {path.name})") from None
                 await asyncio.sleep(POLL_SECONDS)
+
+        async def check() -> bool:  # still the file at ``path``, not a deleted one
+            try:
+                on_disk = os.stat(path)
+            except FileNotFoundError:
+                return False
+            mine = os.fstat(fd)
+            return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
+
         try:
-            yield
+            yield Held(check)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -67,7 +96,7 @@ async def _file_lock(path: Path, name: str, wait: float) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def _server_lock(url: URL, name: str, wait: float) -> AsyncIterator[None]:
+async def _server_lock(url: URL, name: str, wait: float) -> AsyncIterator[Held]:
     key = f"dumpin.{url.database}.{name}"[:64]
     engine = create_engine(url)
     try:
@@ -77,9 +106,18 @@ async def _server_lock(url: URL, name: str, wait: float) -> AsyncIterator[None]:
             )
             if got != 1:
                 raise LockBusy(f"'{name}' is already running (server lock {key})")
+
+            async def check() -> bool:  # held by this very connection, which still answers
+                try:
+                    query = text("SELECT IS_USED_LOCK(:key) = CONNECTION_ID()")
+                    return bool(await connection.scalar(query, {"key": key}))
+                except DBAPIError:
+                    return False
+
             try:
-                yield
+                yield Held(check)
             finally:
-                await connection.execute(text("SELECT RELEASE_LOCK(:key)"), {"key": key})
+                with contextlib.suppress(DBAPIError):  # else the connection and lock are gone
+                    await connection.execute(text("SELECT RELEASE_LOCK(:key)"), {"key": key})
     finally:
         await engine.dispose()

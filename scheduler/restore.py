@@ -1,4 +1,9 @@
-"""Restore a ``*.dumpin.sql.gz`` backup into the configured database, then check row counts."""
+"""Restore a ``*.dumpin.sql.gz`` backup into the configured database, then check row counts.
+
+The dump is streamed twice, never held in memory: a first pass checks that it is complete
+(gzip checksum, row counts or the dump tool's last line) before anything is dropped, the
+second runs it statement by statement.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import gzip
 import json
 import re
 import sqlite3
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +43,7 @@ def restore_database(url: URL, backup: Path, overwrite: bool = False) -> Restore
     """
     if not backup.is_file():
         raise DumpinError(f"backup {backup} not found")
-    lines = _read_lines(backup)
-    manifest = _manifest(lines)
-    if manifest is None and not any(line.startswith(_TOOL_TRAILER) for line in lines[-5:]):
-        raise DumpinError(f"{backup.name} is incomplete (no row counts, no end-of-dump line)")
+    manifest = _check(backup)
     sqlite = url.get_backend_name() == "sqlite"
     connection: Any = _sqlite_connection(url) if sqlite else mysql_connection(url)
     try:
@@ -48,7 +51,8 @@ def restore_database(url: URL, backup: Path, overwrite: bool = False) -> Restore
         if not overwrite and any(n for t, n in existing.items() if t not in _SKIPPED):
             raise DumpinError("the database is not empty: pass --yes to replace its content")
         _drop_tables(connection, sqlite, existing)
-        inserted = _execute(connection, _statements(lines, sqlite))
+        with _lines(backup) as lines:
+            inserted = _execute(connection, _statements(lines, sqlite))
         restored = _row_counts(connection, sqlite)
     finally:
         connection.close()
@@ -60,18 +64,27 @@ def restore_database(url: URL, backup: Path, overwrite: bool = False) -> Restore
     return RestoreReport(rows={t: restored[t] for t in sorted(restored) if t not in _SKIPPED})
 
 
-def _read_lines(backup: Path) -> list[str]:
+@contextmanager
+def _lines(backup: Path) -> Iterator[Iterator[str]]:
+    """The dump's lines without their ``\\n`` (split on ``\\n`` only), read as they come."""
     try:
-        with gzip.open(backup, "rt", encoding="utf-8") as handle:
-            return handle.read().splitlines()
-    except (OSError, EOFError) as exc:
+        with gzip.open(backup, "rt", encoding="utf-8", newline="\n") as handle:
+            yield (line.removesuffix("\n") for line in handle)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DumpinError(f"cannot read {backup.name}: {exc}") from None
 
 
-def _manifest(lines: list[str]) -> dict[str, int] | None:
-    if lines and lines[0].startswith(MANIFEST_PREFIX):
-        counts: dict[str, int] = json.loads(lines[0].removeprefix(MANIFEST_PREFIX))
+def _check(backup: Path) -> dict[str, int] | None:
+    """Read the whole dump once; its row counts (None for a dump tool's file, which must then
+    end with the tool's last line)."""
+    with _lines(backup) as lines:
+        first = next(lines, "")
+        last = deque(lines, maxlen=5)
+    if first.startswith(MANIFEST_PREFIX):
+        counts: dict[str, int] = json.loads(first.removeprefix(MANIFEST_PREFIX))
         return counts
+    if not any(line.startswith(_TOOL_TRAILER) for line in last):
+        raise DumpinError(f"{backup.name} is incomplete (no row counts, no end-of-dump line)")
     return None
 
 

@@ -83,6 +83,7 @@ class RetrainReport:
     active: dict[str, Any]
     active_version: str
     seconds: float
+    missing_files: int = 0
 
 
 def load_head(model_dir: Path, card: dict[str, Any]) -> Head:
@@ -243,17 +244,24 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-async def _user_samples(session: AsyncSession, data_dir: Path) -> tuple[list[Labelled], ...]:
+async def _user_samples(
+    session: AsyncSession, data_dir: Path
+) -> tuple[list[Labelled], list[Labelled], int]:
+    """Harvested training and test samples whose files exist, and how many do not (a
+    database restored without its media archive)."""
     train = await session.scalars(
         select(TrainingSample).where(
             TrainingSample.source == "user", TrainingSample.subset == "train"
         )
     )
     test = await session.scalars(select(HeldOutSample).where(HeldOutSample.source == "user"))
-    return tuple(
+    found = [
         [Labelled(data_dir / r.path, CLASSES.index(r.label)) for r in rows if r.label in CLASSES]
         for rows in (train, test)
-    )
+    ]
+    present = [[s for s in samples if s.path.is_file()] for samples in found]
+    missing = sum(len(a) - len(b) for a, b in zip(found, present, strict=True))
+    return present[0], present[1], missing
 
 
 def _base_samples(base: Path, split: str) -> list[Labelled]:
@@ -278,8 +286,10 @@ async def retrain(
             log.info("retrain skipped: %d new samples since the last model (< %d)", count, min_new)
             return None
         active = await ensure_active(session, settings.shipped_model_dir)
-        user_train, user_test = await _user_samples(session, data_dir)
+        user_train, user_test, missing = await _user_samples(session, data_dir)
         await session.commit()
+    if missing:
+        log.warning("retrain: %d harvested files missing (restored without --media?)", missing)
     active_dir = Path(active.path)
     base_train = _base_samples(settings.base_dataset, "train")
     train = base_train + user_train
@@ -344,4 +354,5 @@ async def retrain(
         previous,
         active.version,
         time.monotonic() - started,
+        missing,
     )

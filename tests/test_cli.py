@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,46 @@ def test_default_database_is_sqlite_in_data_dir(monkeypatch: pytest.MonkeyPatch)
     url = load_settings().db_url
     assert url.drivername == "sqlite+aiosqlite"
     assert url.database == "/srv/dumpin/dumpin.db"
+
+
+def test_search_from_a_fresh_database(tmp_path: Path) -> None:
+    env = {"DUMPIN_DATA_DIR": str(tmp_path)}
+    not_yet = run_cli("search", "pile", env=env, cwd=tmp_path)
+    assert not_yet.returncode == 1 and "dumpin db upgrade && dumpin db seed" in not_yet.stderr
+    assert run_cli("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    assert run_cli("db", "seed", env=env, cwd=tmp_path).returncode == 0
+    bad = ["", "   ", "x" * 5000, "😀😀", "pile\x07\x1b", "'; DROP TABLE items; --"]
+    result = run_cli(
+        "search",
+        "bouteille de vin",
+        "battery",
+        *bad,
+        "--department",
+        "75",
+        "--json",
+        "--lang",
+        "en",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["bouteille de vin", "battery", *bad]
+    glass = lines[0]["matches"][0]
+    assert glass["item"].startswith("Bouteille en verre") and glass["category"] == "verre"
+    assert glass["container"] == "White bin or Trilib' station"
+    assert "conteneur réservé aux emballages en verre" in glass["instruction"]
+    battery = lines[1]["matches"][0]
+    assert (battery["item"], battery["name"], battery["category"]) == (
+        "Pile jetable",
+        "battery",
+        None,
+    )
+    assert battery["container"] is None and 0 < battery["score"] <= 100
+    assert len(lines[1]["matches"]) <= 5
+    empty, blank, huge, emoji, control, sql = lines[2:]
+    assert empty["matches"] == blank["matches"] == emoji["matches"] == sql["matches"] == []
+    assert "error" in huge and "matches" not in huge
+    assert control["matches"][0]["item"] == "Pile jetable"  # control characters dropped
+    text = run_cli("search", "canette", env=env, cwd=tmp_path)
+    assert text.stdout.startswith("'canette': Canette (100) -> Bac jaune")

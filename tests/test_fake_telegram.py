@@ -373,3 +373,29 @@ async def test_stop_does_not_wait_for_long_poll(tg: FakeTelegram) -> None:
     assert time.monotonic() - started < 3
     with pytest.raises(AssertionError, match="Recent requests"):
         await tg.wait_for("sendMessage", timeout=0.1)
+
+
+async def test_reply_keyboards_and_shared_locations(tg: FakeTelegram) -> None:
+    from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+    erin = tg.user(1010, "Erin")
+    async with plain_bot(tg) as bot:
+        with pytest.raises(AssertionError, match="no location button"):
+            await tg.share_location(erin, 44.84, -0.58)
+        keyboard = ReplyKeyboardMarkup([[KeyboardButton("📍 Here", request_location=True)]])
+        sent = await bot.send_message(erin.id, "Where?", reply_markup=keyboard)
+        shown = tg.reply_keyboard(erin)
+        assert shown is not None
+        assert shown["keyboard"] == [[{"text": "📍 Here", "request_location": True}]]
+        with pytest.raises(BadRequest, match=r"(?i)inline keyboard expected"):
+            await bot.edit_message_text(
+                "Where?!",
+                erin.id,
+                sent.message_id,
+                reply_markup=keyboard,  # type: ignore[arg-type]
+            )
+        shared = await tg.share_location(erin, 44.84, -0.58)
+        assert shared.message is not None
+        assert shared.message["location"] == {"latitude": 44.84, "longitude": -0.58}
+        await bot.send_message(erin.id, "Thanks", reply_markup=ReplyKeyboardRemove())
+        assert tg.reply_keyboard(erin) is None

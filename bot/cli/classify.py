@@ -15,7 +15,7 @@ from bot.settings import Settings
 from db import geo
 from db.categories import CLASSES
 from db.disposal import Disposal, load_rulebook
-from db.errors import database_error
+from db.errors import reading_error
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier, Prediction
 from ml.image_io import UnsupportedImage
@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-def _department(text: str | None) -> str | None:
+def department_code(text: str | None) -> str | None:
+    """The INSEE code of the département ``text`` names; an unknown or ambiguous one stops."""
     if text is None:
         return None
     found = geo.resolve_department(text)
@@ -53,11 +54,7 @@ async def _rules(settings: Settings, department: str | None, language: str) -> d
             book = await load_rulebook(session)
         rules = {c: book.disposal(c, department, language) for c in CLASSES}
     except (OperationalError, ProgrammingError) as exc:
-        if "no such table" in str(exc) or "doesn't exist" in str(exc):
-            raise DumpinError(
-                "the database is not initialised: run `dumpin db upgrade && dumpin db seed`"
-            ) from None
-        raise database_error(exc) from None
+        raise reading_error(exc) from None
     finally:
         await engine.dispose()
     if any(rule is None for rule in rules.values()):
@@ -82,7 +79,7 @@ def _line(path: Path, prediction: Prediction, rule: Disposal, as_json: bool) -> 
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    department = _department(args.department)
+    department = department_code(args.department)
     rules = asyncio.run(_rules(settings, department, args.lang))
     classifier = Classifier.load(args.model or settings.shipped_model_dir)
     failed = 0

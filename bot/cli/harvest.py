@@ -29,6 +29,7 @@ def _harvest(_args: argparse.Namespace, settings: Settings) -> int:
         print(f"{name}: {count} waiting (< {settings.harvest_min_per_class})")
     print(
         f"{sum(report.added.values())} added; {report.duplicates} already in a dataset, "
-        f"{report.conflicting} with conflicting labels, {report.missing_files} files missing"
+        f"{report.conflicting} with conflicting labels, {report.missing_files} files missing, "
+        f"{report.unreadable} unreadable"
     )
     return 0

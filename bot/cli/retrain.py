@@ -46,6 +46,8 @@ def _retrain(args: argparse.Namespace, settings: Settings) -> int:
         f"macro-F1 {new['macro_f1']:.4f}; active {report.active_version}: "
         f"accuracy {old['accuracy']:.4f}, macro-F1 {old['macro_f1']:.4f} ({report.seconds:.0f} s)"
     )
+    if report.missing_files:
+        print(f"{report.missing_files} harvested files missing: left out")
     if report.promoted:
         print(f"promoted {report.version}")
     else:

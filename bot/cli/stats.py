@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from bot.search_stats import search_lines
 from bot.settings import Settings
 from bot.stats_text import card_metrics, last_backup, stats_lines
-from db import stats
+from db import items, stats
 from db.errors import database_error
 from db.session import create_engine, session_factory
 from locales import translations
@@ -25,18 +26,18 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_run)
 
 
-async def _collect(settings: Settings) -> stats.Stats:
+async def _collect(settings: Settings) -> tuple[stats.Stats, items.SearchFigures]:
     engine = create_engine(settings.db_url)
     try:
         async with session_factory(engine)() as session:
-            return await stats.collect(session)
+            return await stats.collect(session), await items.search_figures(session)
     finally:
         await engine.dispose()
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        figures = asyncio.run(_collect(settings))
+        figures, searches = asyncio.run(_collect(settings))
     except OperationalError as exc:
         raise database_error(exc) from None
     card = read_card(settings.shipped_model_dir)
@@ -48,5 +49,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         (card["version"], card_metrics(card)),
         last_backup(settings.data_dir),
     )
+    lines.extend(search_lines(searches, _))
     print("\n".join(lines))
     return 0

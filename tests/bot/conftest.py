@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy.engine import URL
@@ -35,6 +36,15 @@ def photo_bytes(relative: str, size: tuple[int, int] | None = (1280, 960)) -> by
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=88)
     return buffer.getvalue()
+
+
+def same_picture(stored: bytes, sent: bytes) -> bool:
+    """The stored file is the image sent (re-encoded: same size, nearly the same pixels)."""
+    with Image.open(io.BytesIO(stored)) as a, Image.open(io.BytesIO(sent)) as b:
+        if a.size != b.size:
+            return False
+        diff = np.abs(np.asarray(a.convert("RGB"), np.int16) - np.asarray(b.convert("RGB")))
+        return float(diff.mean()) < 2
 
 
 @dataclass

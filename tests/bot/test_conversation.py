@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from db.models import User, UserDepartment, UserPrediction
-from tests.bot.conftest import BotHarness, buttons, photo_bytes, start_bot
+from tests.bot.conftest import BotHarness, buttons, photo_bytes, same_picture, start_bot
 
 GLASS = "val/verre/"
 
@@ -35,6 +35,8 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
     start = await tg.send_command(alice, "/start")
     privacy = await bot.reply(start)
     assert "Confidentialité" in privacy.params["text"]
+    for period in ("au bout de 30 jours", "après 365 jours", "8 semaines au plus"):
+        assert period in privacy.params["text"]  # the retention periods in force
     consent = await tg.press_button(alice, bot.last_message(alice), "consent:yes")
     assert (await bot.answer_of(consent)).get("text") is None
     assert "Merci" in (await bot.reply(consent, "editMessageText")).params["text"]
@@ -77,7 +79,9 @@ async def test_full_conversation(any_engine_bot: BotHarness) -> None:
         assert row.department_code == "33"
         assert row.image_path is not None
         downloaded = tg.requests("getFile")[0].params["file_id"]
-        assert (bot.settings.data_dir / row.image_path).read_bytes() == tg.file_bytes(downloaded)
+        assert same_picture(
+            (bot.settings.data_dir / row.image_path).read_bytes(), tg.file_bytes(downloaded)
+        )
         user = await session.get(User, alice.id)
         assert user is not None and user.consent_at is not None
         departments = await session.scalars(select(UserDepartment.department_code))

@@ -6,9 +6,10 @@ from sqlalchemy import func, select
 
 from bench.botproc import phone_photos
 from db.models import User, UserDepartment, UserPrediction
-from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, photo_bytes
+from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, photo_bytes, same_picture
 from tests.bot.test_conversation import first_val
 from tests.fake_telegram import FakeUser
+from tests.located import located_jpeg, located_png, metadata_in
 
 
 async def consent(bot: BotHarness, user: FakeUser, department: str | None = None) -> None:
@@ -55,6 +56,7 @@ async def test_without_consent_nothing_is_stored(bot: BotHarness) -> None:
     user = tg.user(3002, language_code="en")
     privacy = await bot.reply(await tg.send_command(user, "/start"))
     assert "Privacy" in privacy.params["text"]
+    assert "without their location" in privacy.params["text"]
     declined = await tg.press_button(user, privacy.result, "consent:no")
     await bot.reply(declined, "editMessageText")
     await bot.reply(declined)
@@ -102,10 +104,13 @@ async def test_departement_asks_suggests_and_disambiguates(bot: BotHarness) -> N
     await consent(bot, user)
     ask = await bot.reply(await tg.send_command(user, "/departement"))
     assert "33000" in ask.params["text"]
+    assert tg.reply_keyboard(user) is not None  # « Partager ma position »
     unknown = await bot.reply(await tg.send_text(user, "Girondr"))
     assert "dep:33" in str(unknown.params["reply_markup"])
-    await tg.press_button(user, unknown.result, "dep:33")
-    assert "Gironde" in (await tg.wait_for("editMessageText"))[0].params["text"]
+    pressed = await tg.press_button(user, unknown.result, "dep:33")
+    await bot.reply(pressed, "editMessageReplyMarkup")  # the choices lose their buttons
+    assert "Gironde" in (await bot.reply(pressed)).params["text"]
+    assert tg.reply_keyboard(user) is None  # and the location keyboard is gone
     several = await bot.reply(await tg.send_command(user, "/departement", "saint-denis"))
     assert "dep:93" in str(several.params["reply_markup"])
     await tg.press_button(user, several.result, "dep:974")
@@ -161,4 +166,19 @@ async def test_phone_photo_downloaded_at_the_smallest_size_that_suffices(bot: Bo
         row = await session.scalar(select(UserPrediction).where(UserPrediction.user_id == 3010))
     assert row is not None and row.image_path is not None
     stored = (bot.settings.data_dir / row.image_path).read_bytes()
-    assert stored == tg.file_bytes(medium["file_id"])
+    assert same_picture(stored, tg.file_bytes(medium["file_id"]))
+
+
+async def test_image_files_are_stored_without_their_location(bot: BotHarness) -> None:
+    tg = bot.tg
+    user = tg.user(3011)
+    await consent(bot, user, "33")
+    files = (("phone.jpg", located_jpeg(), "image/jpeg"), ("map.png", located_png(), "image/png"))
+    for name, data, mime in files:
+        await bot.reply(await tg.send_document(user, data, name, mime))
+    async with bot.services.sessions() as session:
+        paths = list(await session.scalars(select(UserPrediction.image_path)))
+    assert len(paths) == 2
+    for path in paths:
+        assert path is not None
+        assert metadata_in((bot.settings.data_dir / path).read_bytes()) == []

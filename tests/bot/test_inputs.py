@@ -18,7 +18,7 @@ async def _count_predictions(bot: BotHarness) -> int:
         return int(await session.scalar(select(func.count()).select_from(UserPrediction)) or 0)
 
 
-async def test_text_gets_short_help(bot: BotHarness) -> None:
+async def test_unknown_text_invites_a_photo(bot: BotHarness) -> None:
     user = bot.tg.user(2001)
     reply = await bot.reply(await bot.tg.send_text(user, "bonjour"))
     assert "photo" in reply.params["text"] and "/aide" in reply.params["text"]
@@ -36,7 +36,6 @@ async def test_non_photos_get_polite_answer(bot: BotHarness) -> None:
     for send in (
         tg.send_sticker(user),
         tg.send_voice(user),
-        tg.send_location(user),
         tg.send_document(user, b"%PDF-1.4 fake", "notes.pdf", "application/pdf"),
     ):
         reply = await bot.reply(await send)

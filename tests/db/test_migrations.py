@@ -23,6 +23,11 @@ EXPECTED_TABLES = {
     "training_dataset",
     "test_dataset",
     "models",
+    "erasures",
+    "items",
+    "item_names",
+    "item_searches",
+    "search_counts",
 }
 
 

@@ -140,6 +140,8 @@ class BotApi:
         self._webhook: JSONDict = {"url": ""}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._callback_queries: dict[str, JSONDict | None] = {}
+        self._keyboards: dict[int, JSONDict] = {}
+        """Per chat: the reply keyboard its user sees (set and removed by the bot's messages)."""
         self._blocked: set[int] = set()
         self._changed = asyncio.Event()
         self._closing = False
@@ -273,7 +275,36 @@ class BotApi:
         return target
 
     @staticmethod
-    def _inline_markup(params: JSONDict) -> JSONDict | None:
+    def _reply_keyboard(markup: JSONDict) -> JSONDict | None:
+        """Check a ReplyKeyboardMarkup / ReplyKeyboardRemove; ``None`` for a removal."""
+        if "remove_keyboard" in markup:
+            if markup["remove_keyboard"] is not True:
+                raise bad_request("can't parse reply keyboard markup JSON object")
+            return None
+        keyboard = markup.get("keyboard")
+        if not isinstance(keyboard, list) or not all(isinstance(row, list) for row in keyboard):
+            raise bad_request('field "keyboard" must be an Array of Arrays')
+        for row in keyboard:
+            for button in row:
+                text = button.get("text") if isinstance(button, dict) else button
+                if not isinstance(text, str) or not text:
+                    raise bad_request("can't parse keyboard button: Text must be non-empty")
+        return markup
+
+    def _track_keyboard(self, chat_id: int, params: JSONDict) -> None:
+        """A sent message's reply keyboard replaces the chat's, a removal clears it."""
+        markup = params.get("reply_markup")
+        if not isinstance(markup, dict) or "inline_keyboard" in markup:
+            return
+        if "keyboard" in markup or "remove_keyboard" in markup:
+            keyboard = self._reply_keyboard(markup)
+            if keyboard is None:
+                self._keyboards.pop(chat_id, None)
+            else:
+                self._keyboards[chat_id] = copy.deepcopy(keyboard)
+
+    @staticmethod
+    def _inline_markup(params: JSONDict, *, edit: bool = False) -> JSONDict | None:
         markup = params.get("reply_markup")
         if markup is None:
             return None
@@ -281,6 +312,8 @@ class BotApi:
             raise bad_request("can't parse reply keyboard markup JSON object")
         keyboard = markup.get("inline_keyboard")
         if keyboard is None:
+            if edit:  # only inline keyboards can be edited in
+                raise bad_request("inline keyboard expected")
             return None  # reply keyboards are not echoed in the Message
         if not isinstance(keyboard, list) or not all(isinstance(row, list) for row in keyboard):
             raise bad_request('field "inline_keyboard" must be an Array of Arrays')
@@ -350,6 +383,7 @@ class BotApi:
         markup = self._inline_markup(params)
         if markup is not None:
             msg["reply_markup"] = markup
+        self._track_keyboard(chat["id"], params)
         return self._store(msg)
 
     # -- Bot API methods -------------------------------------------------------------------
@@ -549,7 +583,7 @@ class BotApi:
     async def api_editmessagetext(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         msg = self._editable(params)
         text = self._text(params, "text", MAX_TEXT, required=True)
-        markup = self._inline_markup(params)
+        markup = self._inline_markup(params, edit=True)
         if msg is None:
             return True
         if "text" not in msg:
@@ -560,7 +594,7 @@ class BotApi:
     async def api_editmessagecaption(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         msg = self._editable(params)
         caption = self._text(params, "caption", MAX_CAPTION, required=False)
-        markup = self._inline_markup(params)
+        markup = self._inline_markup(params, edit=True)
         if msg is None:
             return True
         if "text" in msg:
@@ -576,7 +610,7 @@ class BotApi:
         self, params: JSONDict, files: dict[str, UploadedFile]
     ) -> Any:
         msg = self._editable(params)
-        markup = self._inline_markup(params)
+        markup = self._inline_markup(params, edit=True)
         if msg is None:
             return True
         return self._apply_edit(msg, {"reply_markup": markup})

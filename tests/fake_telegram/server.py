@@ -409,6 +409,10 @@ class FakeTelegram(BotApi):
         key = self._commands_key({"scope": scope, "language_code": language_code})
         return copy.deepcopy(self._commands.get(key, []))
 
+    def reply_keyboard(self, chat: FakeUser | FakeChat | int) -> JSONDict | None:
+        """The reply keyboard the chat's user sees now (``None``: none, or removed)."""
+        return copy.deepcopy(self._keyboards.get(_chat_id(chat)))
+
     def callback_answer(self, query_id: str) -> JSONDict | None:
         """Parameters of the ``answerCallbackQuery`` for ``query_id`` (``None``: unanswered)."""
         return copy.deepcopy(self._callback_queries.get(query_id))
@@ -603,6 +607,25 @@ class FakeTelegram(BotApi):
         return await self._user_message(
             user, chat, location={"latitude": latitude, "longitude": longitude}
         )
+
+    async def share_location(
+        self, user: FakeUser, latitude: float, longitude: float, *, chat: FakeChat | None = None
+    ) -> Sent:
+        """``user`` taps the keyboard's ``request_location`` button: a location message.
+
+        The chat's reply keyboard must have such a button (as on a real client).
+        """
+        target = chat or user.private_chat()
+        keyboard = self._keyboards.get(target.id) or {}
+        if not any(
+            isinstance(button, dict) and button.get("request_location")
+            for row in keyboard.get("keyboard", [])
+            for button in row
+        ):
+            raise AssertionError(
+                f"share_location: no location button in {keyboard or 'no keyboard'}"
+            )
+        return await self.send_location(user, latitude, longitude, chat=chat)
 
     async def press_button(
         self,

@@ -76,3 +76,21 @@ def settings_for(url: URL, data_dir: Path, base: Path, shipped: Path) -> Setting
         shipped_model_dir=shipped,
         _env_file=None,  # type: ignore[call-arg]
     )
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Embeddings shared by the retrains of a session (cached by image content)."""
+    return tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture
+def retrain_settings(
+    migrated_url: URL, tmp_path: Path, tiny_base: Path, shipped_model: Path, embedding_cache: Path
+) -> Settings:
+    """Settings for a retrain on the tiny dataset, the shipped model and a migrated database;
+    embeddings computed once per session."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "embeddings").symlink_to(embedding_cache, target_is_directory=True)
+    return settings_for(migrated_url, data_dir, tiny_base, shipped_model)

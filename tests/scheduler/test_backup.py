@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import sqlite3
+import stat
+import tarfile
+import tracemalloc
 from datetime import datetime
 from pathlib import Path
 
@@ -15,9 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import DumpinError
 from db.media import MediaStore
 from db.models import User, UserPrediction
-from scheduler.backup import archive_media, backup_name, list_backups, prune, write_backup
+from scheduler.backup import backup_name, list_backups, prune, write_backup
+from scheduler.dump import mysql_connection
+from scheduler.media_archive import archive_media, extract_media
 from scheduler.restore import restore_database
 from tests.scheduler.dbsnap import snapshot, wipe
+from tests.scheduler.test_harvest import tiny_jpeg
 
 
 async def _fill(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -107,8 +114,6 @@ def test_truncated_backup_is_rejected(tmp_path: Path) -> None:
 def test_naming_retention_and_partial_files(tmp_path: Path) -> None:
     assert backup_name(datetime(2024, 3, 9, 23, 58)) == "202403092358.dumpin.sql.gz"
     url = URL.create("sqlite+aiosqlite", database=str(tmp_path / "dumpin.db"))
-    import sqlite3
-
     sqlite3.connect(tmp_path / "dumpin.db").close()
     for day in range(1, 6):
         write_backup(url, tmp_path, keep=3, when=datetime(2024, 3, day, 23, 58))
@@ -128,16 +133,101 @@ def test_failed_dump_leaves_no_backup(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "backups") == []
 
 
-def test_media_archive_is_incremental(tmp_path: Path) -> None:
-    store = MediaStore(tmp_path)
-    _, first = store.save(b"\xff\xd8one")
-    tar, count = archive_media(tmp_path, datetime(2024, 1, 1))
-    assert tar is not None and count == 1
-    store.save(b"\xff\xd8two")
-    tar2, count2 = archive_media(tmp_path, datetime(2024, 1, 2))
-    assert tar2 is not None and count2 == 1
-    import tarfile
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
-    with tarfile.open(tar2) as archive:
-        assert first not in archive.getnames()
-    assert archive_media(tmp_path, datetime(2024, 1, 3)) == (None, 0)
+
+def test_backups_are_private(tmp_path: Path) -> None:
+    url = URL.create("sqlite+aiosqlite", database=str(tmp_path / "dumpin.db"))
+    sqlite3.connect(tmp_path / "dumpin.db").close()
+    directory = tmp_path / "backups"
+    directory.mkdir(mode=0o755)
+    os.chmod(directory, 0o755)  # as earlier versions left it, with a world-readable backup
+    old = directory / "202401010000.dumpin.sql.gz"
+    old.write_bytes(gzip.compress(b"-- old\n"))
+    os.chmod(old, 0o644)
+    MediaStore(tmp_path).save(tiny_jpeg("a"))
+    report = write_backup(url, tmp_path, keep=8)
+    tar, _, _ = archive_media(tmp_path, keep=8)
+    assert tar is not None
+    assert _mode(directory) == 0o700
+    assert [_mode(p) for p in (old, report.path, tar)] == [0o600] * 3
+
+
+def _names(archives: list[Path]) -> set[str]:
+    names: set[str] = set()
+    for archive in archives:
+        with tarfile.open(archive) as tar:
+            names.update(tar.getnames())
+    return names
+
+
+def test_media_archives_hold_the_service_and_are_pruned(tmp_path: Path) -> None:
+    store = MediaStore(tmp_path)
+    _, kept = store.save(tiny_jpeg("kept"))
+    _, forgotten = store.save(tiny_jpeg("forgotten"))
+    for name in ("dataset/train/verre/ab.jpg", "models/v2/head.npz", "models/.v3.partial/x"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    first, count, _ = archive_media(tmp_path, keep=2, when=datetime(2024, 1, 7))
+    assert first is not None and count == 4  # photos, harvested samples, models; no partials
+    assert _names([first]) == {kept, forgotten, "dataset/train/verre/ab.jpg", "models/v2/head.npz"}
+    assert archive_media(tmp_path, keep=2, when=datetime(2024, 1, 14)) == (None, 0, [])
+    store.delete(forgotten)  # /oublier
+    _, late = store.save(tiny_jpeg("late"))
+    second, count, removed = archive_media(tmp_path, keep=2, when=datetime(2024, 1, 21))
+    assert second is not None and count == 1 and removed == []
+    third, count, removed = archive_media(tmp_path, keep=2, when=datetime(2024, 1, 28))
+    assert removed == [first]  # pruned like SQL backups: the forgotten photo is gone from them
+    assert third is not None and count == 3  # what only the pruned archive held is carried over
+    archives = sorted((tmp_path / "backups").glob("*.media.tar"))
+    assert archives == [second, third]
+    assert _names(archives) == {kept, late, "dataset/train/verre/ab.jpg", "models/v2/head.npz"}
+    elsewhere = tmp_path / "new-machine"
+    assert extract_media(elsewhere, tmp_path / "backups") == 4
+    restored = sorted(p for p in elsewhere.rglob("*") if p.is_file())
+    assert {p.relative_to(elsewhere).as_posix() for p in restored} == _names(archives)
+    assert {_mode(p) for p in restored} == {0o600}
+
+
+PADDING_ROWS, PADDING_CHARS = 7_500, 2_000
+"""15 MB of SQL: the dump a restore must not hold in memory."""
+
+
+def _pad(url: URL) -> None:
+    """A table of ``PADDING_ROWS`` rows of text (a restore replays any table of the dump)."""
+    rows = [(i, f"{i:08d}" + "x" * PADDING_CHARS) for i in range(PADDING_ROWS)]
+    if url.get_backend_name() == "sqlite":
+        with sqlite3.connect(str(url.database)) as db:
+            db.execute("CREATE TABLE padding (id INTEGER PRIMARY KEY, body TEXT)")
+            db.executemany("INSERT INTO padding VALUES (?, ?)", rows)
+        return
+    connection = mysql_connection(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE padding (id INT PRIMARY KEY, body TEXT)")
+            cursor.executemany("INSERT INTO padding VALUES (%s, %s)", rows)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _restore_peak(url: URL, backup: Path) -> int:
+    """Peak bytes the Python heap grew by while ``backup`` was restored."""
+    tracemalloc.start()
+    try:
+        restore_database(url, backup, overwrite=True)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_restore_streams_the_dump(migrated_url: URL, tmp_path: Path) -> None:
+    await asyncio.to_thread(_pad, migrated_url)
+    backup = await asyncio.to_thread(write_backup, migrated_url, tmp_path, 8)
+    with gzip.open(backup.path, "rb") as dump:
+        assert sum(len(block) for block in iter(lambda: dump.read(1 << 20), b"")) > 15e6
+    peak = await asyncio.to_thread(_restore_peak, migrated_url, backup.path)
+    assert peak < 8e6  # the 15 MB script was never held, one statement at a time
+    restored = await asyncio.to_thread(snapshot, migrated_url)
+    assert len(restored["padding"]) == PADDING_ROWS

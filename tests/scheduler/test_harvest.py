@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.media import MediaStore
 from db.models import HeldOutSample, TrainingSample, User, UserPrediction
-from scheduler.harvest import _link_or_copy, harvest, split_of
+from scheduler.harvest import harvest, split_of
+from tests.located import located_jpeg, located_png, metadata_in
 
 CONFIRMED = datetime(2024, 6, 1, 10, 0)
+
+
+def tiny_jpeg(seed: str) -> bytes:
+    """A small real JPEG, a different colour for each ``seed``."""
+    shade = hashlib.sha256(seed.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), tuple(shade[:3])).save(out, "JPEG")
+    return out.getvalue()
 
 
 async def _photo(
@@ -28,7 +37,7 @@ async def _photo(
     corrected: str | None = None,
     confirmed: bool = True,
 ) -> str:
-    digest, path = store.save(b"\xff\xd8" + seed.encode())
+    digest, path = store.save(tiny_jpeg(seed))
     session.add(
         UserPrediction(
             user_id=user,
@@ -81,9 +90,8 @@ async def test_harvest(sessions: async_sessionmaker[AsyncSession], tmp_path: Pat
     for digest, row in rows.items():
         split = split_of(digest)
         assert row.path == f"dataset/{split}/verre/{digest}.jpg"
-        assert (tmp_path / row.path).read_bytes() == (
-            tmp_path / store.relative_path(digest)
-        ).read_bytes()
+        with Image.open(tmp_path / row.path) as sample:
+            assert sample.size == (16, 12)
         assert (row in test) == (split == "test")
         assert "7" not in row.path.replace(digest, "")  # no user id in the dataset
     assert len(harvested) == 5  # 3 verre samples (4 predictions) + the known duplicate
@@ -106,19 +114,43 @@ def test_split_is_deterministic_and_70_15_15() -> None:
     assert [split_of(d) for d in digests] == [split_of(d) for d in digests]
 
 
-def test_dataset_copies_lose_their_exif(tmp_path: Path) -> None:
-    exif = Image.Exif()
-    exif[0x010F] = "PhoneMaker"  # Make
-    exif[0x0132] = "2026:11:25 08:00:00"  # DateTime
-    exif[0x0112] = 6  # Orientation: rotate 90°
-    source = tmp_path / "with-exif.jpg"
-    Image.new("RGB", (40, 20), "red").save(source, exif=exif)
-    plain = tmp_path / "plain.jpg"
-    Image.new("RGB", (40, 20), "blue").save(plain)
-    _link_or_copy(source, tmp_path / "dataset" / "a.jpg")
-    _link_or_copy(plain, tmp_path / "dataset" / "b.jpg")
-    with Image.open(tmp_path / "dataset" / "a.jpg") as copied:
-        assert not copied.getexif()
-        assert copied.size == (20, 40)  # upright
-    assert (tmp_path / "dataset" / "b.jpg").read_bytes() == plain.read_bytes()
-    assert os.path.samefile(plain, tmp_path / "dataset" / "b.jpg")
+async def test_samples_hold_no_metadata(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """Uploads stored before re-encoding (or put there by hand) still carry their location:
+    the dataset copies, which stay after /oublier, must not."""
+    files = [
+        ("jpg", located_jpeg()),
+        ("jpg", located_jpeg(orientation=None)),  # GPS in XMP only
+        ("png", located_png(exif=False)),  # GPS in text chunks only
+    ]
+    async with sessions() as session:
+        session.add(User(id=7, consent_at=CONFIRMED))
+        await session.flush()
+        for extension, data in files:
+            digest = hashlib.sha256(data).hexdigest()
+            path = f"uploads/{digest[:2]}/{digest}.{extension}"
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_bytes(data)
+            session.add(
+                UserPrediction(
+                    user_id=7,
+                    image_sha256=digest,
+                    image_path=path,
+                    predicted_class="verre",
+                    confidence=0.5,
+                    model_version="v",
+                    confirmed_at=CONFIRMED,
+                )
+            )
+        await session.commit()
+    async with sessions() as session:
+        report = await harvest(session, tmp_path, min_per_class=1)
+        await session.commit()
+    assert report.added == {"verre": 3}
+    for extension, data in files:
+        [sample] = (tmp_path / "dataset").rglob(f"{hashlib.sha256(data).hexdigest()}.*")
+        assert sample.suffix == f".{extension}"
+        assert metadata_in(sample.read_bytes()) == []
+        with Image.open(sample) as upright:  # the EXIF orientation applied before it went
+            assert upright.size == ((32, 64) if data is files[0][1] else (64, 32))

@@ -7,16 +7,22 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bot.settings import Settings
 from scheduler.jobs import run_scheduled
 from scheduler.lock import LockBusy, instance_lock
 from scheduler.process import JOBS
+from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.faults.test_scheduler import dumpin, environment
+from tests.mysql import admin_url
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
@@ -71,7 +77,13 @@ async def test_failing_job_alerts_each_admin_once(
 
 
 def test_job_ids_are_stable() -> None:
-    assert [job_id for job_id, _, _ in JOBS] == ["backup", "harvest", "retrain", "retrain-check"]
+    assert [job_id for job_id, _, _ in JOBS] == [
+        "backup",
+        "harvest",
+        "retrain",
+        "retrain-check",
+        "purge",
+    ]
 
 
 async def _start(data_dir: Path) -> asyncio.subprocess.Process:
@@ -126,3 +138,94 @@ async def test_scheduler_process_lists_jobs_excludes_a_second_one_and_stops(
         if first.returncode is None:
             first.kill()
             await first.wait()
+
+
+def _lock_connection(url: URL) -> int:
+    """The MariaDB connection holding the scheduler's ``GET_LOCK``."""
+    engine = create_sync_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as db:
+            holder = db.execute(
+                text("SELECT IS_USED_LOCK(:key)"), {"key": f"dumpin.{url.database}.scheduler"}
+            ).scalar()
+            assert holder is not None, "the scheduler holds no lock"
+            return int(holder)
+    finally:
+        engine.dispose()
+
+
+def _kill(connection_id: int) -> None:
+    engine = create_sync_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as db:
+            db.execute(text(f"KILL {connection_id}"))
+    finally:
+        engine.dispose()
+
+
+def _recent_backup(data_dir: Path) -> None:
+    """A backup from today, so that the scheduler does not start with one."""
+    directory = data_dir / "backups"
+    directory.mkdir(parents=True)
+    (directory / "209901010000.dumpin.sql.gz").write_bytes(b"")
+
+
+async def test_scheduler_stops_when_its_lock_vanishes(migrated_url: URL, tmp_path: Path) -> None:
+    """MariaDB: the lock's connection is killed (as ``wait_timeout`` or a server restart
+    would end it); SQLite: the lock file is deleted. Another scheduler could then take the
+    lock, so this one must stop, say so and alert."""
+    data_dir = tmp_path / "data"
+    _recent_backup(data_dir)
+    async with FakeTelegram() as tg:
+        env = environment(
+            migrated_url,
+            data_dir,
+            DUMPIN_LOCK_CHECK_SECONDS="0.2",
+            DUMPIN_ADMIN_IDS="900",
+            DUMPIN_TELEGRAM_TOKEN=DEFAULT_TOKEN,
+            DUMPIN_TELEGRAM_API_URL=tg.url,
+        )
+        process = await dumpin(env, "scheduler")
+        assert process.stderr is not None
+        try:
+            assert "scheduler running" in await _read_until(process.stderr, "scheduler running")
+            if migrated_url.get_backend_name() == "sqlite":
+                await asyncio.to_thread(Path(f"{migrated_url.database}.scheduler.lock").unlink)
+            else:
+                await asyncio.to_thread(
+                    _kill, await asyncio.to_thread(_lock_connection, migrated_url)
+                )
+            async with asyncio.timeout(30):
+                rest = (await process.stderr.read()).decode()
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        alerts = [r.params["text"] for r in tg.requests("sendMessage")]
+    assert code == 1
+    assert "lost its single-instance lock" in rest and "scheduler stopped" not in rest
+    assert len(alerts) == 1 and "lock" in alerts[0]
+
+
+async def test_missed_weekly_backup_runs_at_start(migrated_url: URL, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    directory = data_dir / "backups"
+    directory.mkdir(parents=True)
+    old = directory / "202401010000.dumpin.sql.gz"
+    old.write_bytes(b"")
+    eight_days = time.time() - 8 * 86400
+    os.utime(old, (eight_days, eight_days))
+    (data_dir / "uploads" / "ab").mkdir(parents=True)
+    (data_dir / "uploads" / "ab" / "ab.jpg").write_bytes(b"photo")
+    process = await dumpin(environment(migrated_url, data_dir), "scheduler")
+    assert process.stderr is not None
+    try:
+        log = await _read_until(process.stderr, "job backup finished")
+        assert "no backup in the last 7 days" in log
+        assert "job backup finished" in log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    assert len(list(directory.glob("*.dumpin.sql.gz"))) == 2
+    assert len(list(directory.glob("*.media.tar"))) == 1  # the scheduled backup has the media

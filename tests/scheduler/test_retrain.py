@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from bot.settings import Settings
 from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
@@ -174,3 +175,15 @@ async def test_models_cli_lists_and_activates(
     async with sessions() as session:
         statuses = {r.version: r.status for r in await session.scalars(select(Model))}
     assert statuses == {"old": "active", "new": "retired"}
+
+
+async def test_files_missing_after_a_restore_are_skipped(
+    sessions: async_sessionmaker[AsyncSession], retrain_settings: Settings, tiny_base: Path
+) -> None:
+    """A database restored without its media archive lists samples whose files are gone."""
+    data_dir = retrain_settings.data_dir
+    await _harvested_dechets_verts(sessions, tiny_base, data_dir)
+    for split in ("train", "test"):
+        next((data_dir / "dataset" / split / "dechets_verts").iterdir()).unlink()
+    report = await retrain(retrain_settings, sessions, allow_promotion=False)
+    assert report is not None and report.missing_files == 2
