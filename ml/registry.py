@@ -39,43 +39,33 @@ async def ensure_active(session: AsyncSession, shipped_dir: Path) -> Model:
     if row is not None:
         return row
     card = read_card(shipped_dir)
-    row = await session.scalar(select(Model).where(Model.version == str(card["version"])))
+    version = str(card["version"])
+    row = await session.scalar(select(Model).where(Model.version == version))
     if row is None:
-        row = _shipped_row(card, shipped_dir)
+        counts = card.get("dataset", {}).get("train_counts", {})
+        row = Model(
+            version=version, path=str(shipped_dir), dataset_size=sum(counts.values()), metrics={}
+        )
         session.add(row)
     row.status = ACTIVE
     await session.flush()
     return row
 
 
-def _shipped_row(card: dict[str, Any], shipped_dir: Path) -> Model:
-    counts = card.get("dataset", {}).get("train_counts", {})
-    return Model(
-        version=str(card["version"]),
-        path=str(shipped_dir),
-        dataset_size=sum(counts.values()),
-        metrics={},
-    )
-
-
 async def model_id(session: AsyncSession, version: str, shipped_dir: Path) -> int | None:
-    """The id of the row of ``version``. The shipped model, which serves before any retrain
-    records it, gets its row here on first use (active when no model is); None for a version
-    without a row (a model directory loaded by hand). Call it first in its transaction: a
-    row another process recorded at the same moment is read after a rollback."""
-    found = await session.scalar(select(Model.id).where(Model.version == version))
-    card = read_card(shipped_dir)
-    if found is not None or str(card["version"]) != version:
-        return found
-    row = _shipped_row(card, shipped_dir)
-    row.status = RETIRED if await active_model(session) is not None else ACTIVE
-    session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        return await session.scalar(select(Model.id).where(Model.version == version))
-    return row.id
+    """The id of the row of ``version``. The shipped model, which serves before a retrain
+    records it, is recorded on first use (:func:`ensure_active`); None for a version without
+    a row. Call it first in its transaction: a row another process recorded at the same
+    moment is read after a rollback."""
+    query = select(Model.id).where(Model.version == version)
+    found = await session.scalar(query)
+    if found is None and version == str(read_card(shipped_dir)["version"]):
+        try:
+            await ensure_active(session, shipped_dir)
+        except IntegrityError:
+            await session.rollback()
+        found = await session.scalar(query)
+    return found
 
 
 async def promote(session: AsyncSession, model_id: int) -> Model:
