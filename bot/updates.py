@@ -44,7 +44,7 @@ batch with answers in between."""
 
 
 class InFlight:
-    """Updates taken in and not yet done with, oldest first.
+    """Updates taken in and not yet done with.
 
     An update is done once its handlers returned and nothing holds it any more (the photos
     of an album are held until the album's reply is sent). Only then may it be confirmed to
