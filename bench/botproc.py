@@ -10,6 +10,7 @@ import asyncio
 import io
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -32,7 +33,13 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import User  # noqa: E402
 from db.seed import seed  # noqa: E402
 from db.session import create_engine, session_factory  # noqa: E402
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FileRef  # noqa: E402
+from tests.fake_telegram import (  # noqa: E402
+    DEFAULT_TOKEN,
+    FakeTelegram,
+    FileRef,
+    RecordedRequest,
+    Sent,
+)
 from tests.fake_telegram.updates import JSONDict, photo_sizes  # noqa: E402
 from tests.mysql import scratch_database  # noqa: E402
 
@@ -165,6 +172,8 @@ class BotProcess:
     """Interpreter options before ``-m bot bot``, e.g. ``("-m", "cProfile", "-o", path)``."""
     checkout: Path = REPO
     """Where ``bot`` is imported from (another checkout to compare versions)."""
+    bot_args: tuple[str, ...] = ()
+    """Options after ``bot``, e.g. ``("--webhook",)``."""
     process: asyncio.subprocess.Process | None = None
     log_path: Path = field(init=False)
 
@@ -196,6 +205,7 @@ class BotProcess:
                 "-m",
                 "bot",
                 "bot",
+                *self.bot_args,
                 env=env,
                 cwd=self.checkout,
                 stderr=log,
@@ -218,6 +228,23 @@ class BotProcess:
     def log(self) -> str:
         """Everything the process wrote to stderr so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def webhook_process(
+    api_url: str, url: URL, data_dir: Path, checkout: Path = REPO
+) -> tuple[BotProcess, str]:
+    """A bot in webhook mode on a free port of 127.0.0.1, and the URL Telegram (the fake's
+    ``delivering``) posts updates to."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {
+        "DUMPIN_WEBHOOK_URL": "https://bot.example.test/hook",
+        "DUMPIN_WEBHOOK_SECRET": "s3cret",
+        "DUMPIN_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+    bot = BotProcess(api_url, url, data_dir, env, checkout=checkout, bot_args=("--webhook",))
+    return bot, f"http://127.0.0.1:{port}/hook"
 
 
 @asynccontextmanager
@@ -288,3 +315,58 @@ class MachineStats:
         if last is None or total <= last[0]:
             return 0.0
         return 100 * self.cores * (1 - (idle - last[1]) / (total - last[0]))
+
+
+def quoting(sent: Sent) -> Callable[[RecordedRequest], bool]:
+    """Matches a successful ``sendMessage`` that quotes the message of ``sent``."""
+
+    def match(request: RecordedRequest) -> bool:
+        reply: Any = request.params.get("reply_parameters") or {}
+        return (
+            request.ok
+            and request.params.get("chat_id") == sent.chat_id
+            and reply.get("message_id") == sent.message_id
+        )
+
+    return match
+
+
+def answered(tg: FakeTelegram, sent: Sent) -> list[RecordedRequest]:
+    """Successful replies quoting ``sent`` so far."""
+    return [r for r in tg.requests("sendMessage") if quoting(sent)(r)]
+
+
+async def until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll ``check`` every 50 ms until true; fail naming ``what`` after ``seconds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def stop_mid_burst(
+    tg: FakeTelegram,
+    bot: BotProcess,
+    photos: list[bytes],
+    users: list[int],
+    sig: int,
+    count: int = 60,
+) -> list[Sent]:
+    """Send ``count`` photos from ``users`` in turn, a stream then a burst; once answers are
+    coming and the burst is in flight, stop the bot with ``sig`` and start it again. Returns
+    what was sent (not necessarily answered yet)."""
+    senders = [tg.user(uid) for uid in users]
+    sent: list[Sent] = []
+    for i in range(count):
+        sent.append(await tg.send_photo(senders[i % len(users)], photos[i % len(photos)]))
+        if i == count // 2:
+            await until(lambda: len(tg.requests("sendMessage")) >= 5, 30, "answers")
+            if all(answered(tg, s) for s in sent):
+                raise AssertionError("the stop came too late: every photo was answered")
+            await bot.stop(sig)
+            await bot.start()
+        elif i < count // 2 - 5:
+            await asyncio.sleep(0.02)
+    return sent

@@ -15,7 +15,9 @@ from bot.request import AiohttpRequest, MessageRateLimiter
 from bot.services import Services
 from bot.settings import Settings
 from bot.updates import CONCURRENT_UPDATES, ConfirmingBot, PerChatProcessor
+from bot.user_memory import RecentUsers, bound_user_data
 from handlers import (
+    backlog,
     department,
     errors,
     feedback,
@@ -67,8 +69,10 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         .post_shutdown(_post_shutdown)
         .build()
     )
+    bound_user_data(app, RecentUsers())
     app.bot_data["services"] = services = services or Services.open(settings)
     app.bot_data["metrics"] = Metrics(services.classifier)
+    app.add_handlers(backlog.HANDLERS, group=-2)
     app.add_handler(TypeHandler(Update, _skip_anonymous), group=-1)
     for feature in FEATURES:
         app.add_handlers(feature.HANDLERS)

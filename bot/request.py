@@ -1,4 +1,5 @@
-"""HTTP requests to the Bot API: aiohttp transport, 5xx bursts retried, messages rate-limited."""
+"""HTTP requests to the Bot API: aiohttp transport, 5xx bursts retried where a repeat is
+harmless, messages rate-limited."""
 
 from __future__ import annotations
 
@@ -22,6 +23,40 @@ from telegram.request import BaseRequest, RequestData
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+SAFE_TO_REPEAT = frozenset(
+    name.lower()
+    for name in (
+        # reads
+        "getUpdates",
+        "getFile",
+        "getMe",
+        "getChat",
+        "getWebhookInfo",
+        "getMyCommands",
+        # set a state to a value: the same value twice is that state
+        "setWebhook",
+        "deleteWebhook",
+        "setMyCommands",
+        "deleteMyCommands",
+        "setMyDescription",
+        "setMyShortDescription",
+        "setMyName",
+        "setChatMenuButton",
+        # an edit to the same content is refused as "not modified", which handlers ignore
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        # shown for 5 s whatever the count
+        "sendChatAction",
+        # Telegram takes one answer per query: a second cannot show a second notice
+        "answerCallbackQuery",
+    )
+)
+"""Bot API methods retried after a 5xx answer: a 502 or 504 may come after Telegram did the
+work, so only calls whose repetition changes nothing are repeated. Messages are not: a
+``sendMessage`` retried after such an answer sent the user the answer twice. File downloads
+(GET) are reads and always retried; a 429 is always retried (by the rate limiter), as
+Telegram refused the call without doing it."""
 NOT_MESSAGES = frozenset({"sendChatAction"})
 """Calls with a ``chat_id`` that are not messages, so not under the overall message limit."""
 
@@ -31,7 +66,8 @@ def _seconds(value: ODVInput[float], default: float | None) -> float | None:
 
 
 class AiohttpRequest(BaseRequest):
-    """Bot API requests over one aiohttp session, retrying 5xx answers with backoff.
+    """Bot API requests over one aiohttp session, retrying 5xx answers with backoff when the
+    call is safe to repeat (``SAFE_TO_REPEAT``).
 
     Replaces PTB's ``HTTPXRequest``: httpcore checks every pooled socket for readability
     (two system calls each) on each request, which cost 1.9 ms of event loop per request
@@ -90,7 +126,8 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Send the request, again after a pause while Telegram answers 5xx."""
+        """Send the request, again after a pause while Telegram answers 5xx to a call that is
+        safe to repeat."""
         connect = _seconds(connect_timeout, self.connect_timeout)
         waiting = _seconds(pool_timeout, self.pool_timeout)
         read = _seconds(read_timeout, self._read_timeout)
@@ -101,9 +138,10 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        for attempt in range(self.retries + 1):
+        retries = self.retries if _safe_to_repeat(url, method) else 0
+        for attempt in range(retries + 1):
             status, payload = await self._send(url, method, request_data, limits)
-            if status not in RETRIED_STATUSES or attempt == self.retries:
+            if status not in RETRIED_STATUSES or attempt == retries:
                 return status, payload
             delay = self.backoff * 2**attempt
             log.warning("Bot API answered %s, retrying in %.1fs", status, delay)
@@ -134,6 +172,14 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut(f"Bot API request timed out ({type(err).__name__})") from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+def _safe_to_repeat(url: str, http_method: str) -> bool:
+    """Whether the call at ``url`` may be sent again after a 5xx answer."""
+    path = urllib.parse.urlsplit(url).path
+    if http_method == "GET" and "/file/bot" in path:
+        return True
+    return path.rpartition("/")[2].lower() in SAFE_TO_REPEAT
 
 
 def _proxy_for(url: str) -> str | None:

@@ -41,6 +41,8 @@ class Services:
     inference: ThreadPoolExecutor = field(default_factory=_inference_pool)
     rulebook: CachedRulebook = field(default_factory=CachedRulebook)
     search: SearchIndex = field(default_factory=SearchIndex)
+    model_ids: dict[str, int] = field(default_factory=dict)
+    """``models`` row id of each model version that answered, once looked up."""
 
     @classmethod
     def open(cls, settings: Settings) -> Services:

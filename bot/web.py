@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,18 +22,29 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.errors import DumpinError
 from bot.metrics import metrics
 from bot.services import Services
 from bot.settings import Settings, SettingsError
+from bot.updates import ConfirmingBot
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_TIMEOUT_SECONDS = 5.0
+WEBHOOK_BACKLOG = 100
+"""Updates the webhook holds at once (taken, not yet done with), as polling holds at most one
+batch; past it Telegram is answered 503 and sends the update again later."""
+RECENT_UPDATES = 1000
+"""Update ids the webhook remembers as done: a copy Telegram sends again is answered 200 at
+once instead of being handled twice."""
+DRAIN_SECONDS = 8.0
+"""At a stop, how long the updates in flight get to be answered (Docker waits 10 s before it
+kills); what is left is sent again by Telegram to the next start."""
 
 AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 
@@ -70,6 +82,7 @@ class _Routes:
     def __init__(self, application: AnyApplication, secret: str | None) -> None:
         self.application = application
         self.secret = (secret or "").encode()
+        self.intake = WebhookIntake(application)
 
     async def healthz(self, _request: web.Request) -> web.Response:
         health = await check_health(self.application)
@@ -97,16 +110,53 @@ class _Routes:
         except Exception as exc:
             log.warning("webhook: bad update refused (%s)", type(exc).__name__)
             return web.json_response({"error": "not a Telegram update"}, status=400)
-        await self.application.update_queue.put(update)
+        if not await self.intake.deliver(update):
+            return web.json_response({"error": "busy, send it again later"}, status=503)
         return web.Response()
+
+
+class WebhookIntake:
+    """Hands webhook updates to the bot and says when one is done with.
+
+    Telegram is answered 200 only then: answering once the update was queued, as PTB does,
+    lost every queued update in a crash. Past ``WEBHOOK_BACKLOG`` updates in flight, or once
+    the bot is stopping, the answer is 503 and Telegram sends the update again later.
+    """
+
+    def __init__(self, application: AnyApplication) -> None:
+        self.application = application
+        self.open = True
+        self._recent: OrderedDict[int, None] = OrderedDict()
+
+    async def deliver(self, update: Update) -> bool:
+        """Handle ``update`` (or join its copy already in flight); False to refuse it."""
+        in_flight = cast(ConfirmingBot, self.application.bot).in_flight
+        update_id = update.update_id
+        if update_id in self._recent:
+            return True
+        if update_id not in in_flight:
+            if not self.open or len(in_flight) >= WEBHOOK_BACKLOG:
+                return False
+            in_flight.take(update_id)
+            await self.application.update_queue.put(update)
+        await in_flight.done(update_id)
+        self._recent[update_id] = None
+        if len(self._recent) > RECENT_UPDATES:
+            self._recent.popitem(last=False)
+        return True
+
+
+INTAKE = web.AppKey("intake", WebhookIntake)
 
 
 def build_web_app(
     application: AnyApplication, *, webhook_path: str | None = None, secret: str | None = None
 ) -> web.Application:
-    """``/healthz``, ``/metrics`` and, given a path and secret, Telegram's webhook."""
+    """``/healthz``, ``/metrics`` and, given a path and secret, Telegram's webhook (its
+    :class:`WebhookIntake` in ``app[INTAKE]``)."""
     routes = _Routes(application, secret)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[INTAKE] = routes.intake
     app.router.add_get("/healthz", routes.healthz)
     app.router.add_get("/metrics", routes.metrics)
     if webhook_path is not None:
@@ -186,7 +236,7 @@ async def running(
                 log.info("polling; /healthz and /metrics on %s", server.url)
             yield server
         finally:
-            await _stop(application)
+            await _stop(application, web_app[INTAKE] if webhook else None)
     finally:
         await runner.cleanup()
 
@@ -203,14 +253,39 @@ async def _serve(runner: web.AppRunner, listen: str) -> Server:
     return Server(host, int(runner.addresses[0][1]))
 
 
-async def _stop(application: AnyApplication) -> None:
-    """Stop what was started, newest first; the webhook stays registered for the next start."""
-    if application.updater is not None and application.updater.running:
+async def _stop(application: AnyApplication, intake: WebhookIntake | None) -> None:
+    """Stop what was started, newest first; the webhook stays registered for the next start.
+
+    No update is taken any more, those in flight are answered (``DRAIN_SECONDS`` at most),
+    and only then are they confirmed to Telegram: confirming first made Telegram send again,
+    after the restart, the updates answered during the stop.
+    """
+    bot = cast(ConfirmingBot, application.bot)
+    polling = application.updater is not None and application.updater.running
+    if polling:
+        assert application.updater is not None
+        bot.stop_taking()
         await application.updater.stop()
+    if intake is not None:
+        intake.open = False
     if application.running:
+        if not await bot.in_flight.drained(DRAIN_SECONDS):
+            log.warning(
+                "stopping with %d update(s) unanswered: Telegram sends them again",
+                len(bot.in_flight),
+            )
+        if polling:
+            await _confirm(bot)
         await application.stop()
         if application.post_stop is not None:
             await application.post_stop(application)
     await application.shutdown()
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
+
+
+async def _confirm(bot: ConfirmingBot) -> None:
+    try:
+        await bot.confirm()
+    except TelegramError as exc:
+        log.warning("could not confirm the last updates (%s): Telegram sends them again", exc)

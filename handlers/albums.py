@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 QUIET_SECONDS = 1.0
 """How long an album must stay quiet, all its photos classified, before the reply goes out."""
 
+Release = Callable[[], None]
+
 
 @dataclass
 class PendingAlbum:
@@ -25,6 +27,8 @@ class PendingAlbum:
     """(message id, answer) pairs, sorted when the reply is built."""
     first_message_id: int = 0
     task: asyncio.Task[None] | None = None
+    releases: list[Release] = field(default_factory=list)
+    """Let the album's updates be confirmed: only once the reply is sent (or failed)."""
 
 
 Flush = Callable[[PendingAlbum], Awaitable[None]]
@@ -37,10 +41,12 @@ class AlbumCollector:
         self.quiet = quiet
         self.albums: dict[str, PendingAlbum] = {}
 
-    def begin(self, group_id: str, chat_id: int, message_id: int) -> None:
-        """A photo of the album arrived and is being classified."""
+    def begin(self, group_id: str, chat_id: int, message_id: int, release: Release) -> None:
+        """A photo of the album arrived and is being classified; ``release`` is called once
+        the album's reply is sent, so that its update counts as done only then."""
         album = self.albums.setdefault(group_id, PendingAlbum(chat_id, first_message_id=message_id))
         album.pending += 1
+        album.releases.append(release)
         album.first_message_id = min(album.first_message_id, message_id)
         if album.task is not None:
             album.task.cancel()
@@ -63,3 +69,6 @@ class AlbumCollector:
             await flush(album)
         except Exception:
             log.exception("album reply failed")
+        finally:
+            for release in album.releases:
+                release()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 
 from bot.services import Services
 from db import predictions
@@ -11,12 +12,23 @@ from db.media import extension_of, sha256
 from db.models import UserPrediction
 from handlers.common import Context, Who, memory, services
 from handlers.render import Answer
+from ml import registry
 from ml.classifier import Prediction
 
 log = logging.getLogger(__name__)
 
-MEMORY_ANSWERS = 50
-"""Answers kept in RAM per user who did not consent (older buttons expire)."""
+MEMORY_ANSWERS = 20
+"""Answers kept in RAM per user who did not consent (older buttons expire): 11 KiB for 20,
+the most kept for each of ``bot.user_memory.MAX_USERS`` users."""
+KEY = r"\d{1,18}|m[0-9a-f]{16}"
+"""A key in callback data: a prediction's row id, or ``m`` and 64 random bits for an answer
+kept in RAM."""
+
+
+def _memory_key() -> str:
+    """A key no other answer ever had: counters (``a1, a2…``) started again at every restart
+    and on every replica, so an old button could rewrite another photo's answer."""
+    return f"m{secrets.token_hex(8)}"
 
 
 def _from_row(row: UserPrediction) -> Answer:
@@ -57,14 +69,13 @@ async def remember(
     top3 = tuple((lbl, round(conf, 4)) for lbl, conf in prediction.top)
     if not who.consented:
         store = _memory_answers(context)
-        seq = memory(context).get("seq", 0) + 1
-        memory(context)["seq"] = seq
-        answer = Answer(f"a{seq}", prediction.label, prediction.confidence, top3)
+        answer = Answer(_memory_key(), prediction.label, prediction.confidence, top3)
         store[answer.key] = (answer, media_group)
         for old in list(store)[:-MEMORY_ANSWERS]:
             del store[old]
         return answer, True
     svc = services(context)
+    model_id = await _model_id(svc, prediction.model)
     digest, path = await asyncio.to_thread(_store_photo, svc, data)
     async with svc.sessions() as session:
         row = await predictions.record(
@@ -77,8 +88,8 @@ async def remember(
                 label=prediction.label,
                 confidence=prediction.confidence,
                 top3=[{"label": lbl, "confidence": conf} for lbl, conf in top3],
-                model_version=svc.classifier.version,
-                model_id=None,
+                model_version=prediction.model,
+                model_id=model_id,
                 department_code=who.department_code,
                 media_group=media_group,
             ),
@@ -87,9 +98,21 @@ async def remember(
         return _from_row(row), path is not None
 
 
+async def _model_id(svc: Services, version: str) -> int | None:
+    """The ``models`` row of the version that answered (read once per version)."""
+    if version not in svc.model_ids:
+        async with svc.sessions() as session:
+            found = await registry.model_id(session, version, svc.settings.shipped_model_dir)
+            await session.commit()
+        if found is None:
+            return None
+        svc.model_ids[version] = found
+    return svc.model_ids[version]
+
+
 async def load_group(context: Context, who: Who, key: str) -> tuple[list[Answer], bool] | None:
     """The answers shown in the same message as ``key`` and whether it is an album."""
-    if key.startswith("a"):
+    if key.startswith("m"):
         store = _memory_answers(context)
         if key not in store:
             return None
@@ -108,7 +131,7 @@ async def load_group(context: Context, who: Who, key: str) -> tuple[list[Answer]
 
 async def choose(context: Context, who: Who, key: str, category: str) -> bool:
     """Record the user's confirmation or correction; False when the answer is gone."""
-    if key.startswith("a"):
+    if key.startswith("m"):
         store = _memory_answers(context)
         if key not in store:
             return False

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from telegram import Update
 from telegram.error import TelegramError
 
 from bot.logs import redact
+from db.errors import is_outage
 from handlers.common import Context, memory, services, translator
 from locales import pick_language
 
 log = logging.getLogger("dumpin.errors")
 
 
-def _is_database_down(error: BaseException | None) -> bool:
-    return isinstance(error, (DBAPIError, SQLAlchemyError, ConnectionError, TimeoutError))
-
-
 async def on_error(update: object, context: Context) -> None:
-    """Handle any exception a handler raised."""
+    """Handle any exception a handler raised: a database outage asks the user to try again in
+    a moment (one log line); anything else, other database errors included, is logged with
+    its traceback, and the user gets an apology."""
     error = context.error
     svc = services(context)
-    database = _is_database_down(error)
+    database = is_outage(error)
     if database:
         log.warning("database unavailable: %s", type(error).__name__)
     else:

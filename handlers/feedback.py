@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from db.categories import CLASSES
-from handlers.answers import choose, load_group
+from handlers.answers import KEY, choose, load_group
 from handlers.common import Context, Who, services, who
 from handlers.photo import rules_for
 from handlers.render import (
@@ -22,7 +22,7 @@ from handlers.render import (
     single_text,
 )
 
-PATTERN = re.compile(r"^(ok|fix|back):(a?\d{1,18})$|^set:(a?\d{1,18}):([a-z_]{1,20})$")
+PATTERN = re.compile(rf"^(ok|fix|back):({KEY})$|^set:({KEY}):([a-z_]{{1,20}})$")
 
 
 async def _expired(query: CallbackQuery, profile: Who) -> None:

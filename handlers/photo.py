@@ -9,8 +9,9 @@ from telegram import Message, ReplyParameters, Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.metrics import metrics
+from bot.updates import ConfirmingBot
 from db.disposal import Disposal
-from handlers.albums import AlbumCollector, Flush, PendingAlbum
+from handlers.albums import AlbumCollector, Flush, PendingAlbum, Release
 from handlers.answers import remember
 from handlers.common import Context, Who, services, who
 from handlers.progress import typing_while_slow
@@ -50,6 +51,14 @@ def _file_of(message: Message) -> tuple[str, int | None]:
     return document.file_id, document.file_size
 
 
+def _hold(update: Update, context: Context) -> Release:
+    """Keep the update in flight (unconfirmed) until the returned function is called."""
+    bot = context.bot
+    if isinstance(bot, ConfirmingBot):
+        return bot.in_flight.hold(update.update_id)
+    return lambda: None
+
+
 def unsupported_text(who: Who, reason: str) -> str:
     """What to tell the user about an image that cannot be classified."""
     if reason == "too_large":
@@ -75,7 +84,7 @@ async def on_photo(update: Update, context: Context) -> None:
     message = cast(Message, update.effective_message)
     group = message.media_group_id
     if group is not None:
-        collector(context).begin(group, message.chat_id, message.message_id)
+        collector(context).begin(group, message.chat_id, message.message_id, _hold(update, context))
     answer: Answer | None = None
     try:
         answer = await _classify(update, context, message, reply=group is None)

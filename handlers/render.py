@@ -21,7 +21,7 @@ class Answer:
     """One photo's answer as the user sees it."""
 
     key: str
-    """Prediction id in callback data: a database id, or ``a<n>`` for one kept in memory."""
+    """Prediction id in callback data: a database id, or ``m<random>`` for one kept in memory."""
     predicted: str
     confidence: float
     top3: tuple[tuple[str, float], ...]

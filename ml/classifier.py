@@ -25,11 +25,13 @@ TOP_K = 3
 
 @dataclass(frozen=True)
 class Prediction:
-    """Best label, its probability and the top-3 (label, probability) pairs."""
+    """Best label, its probability, the top-3 (label, probability) pairs and the version of
+    the model that made it (a hot reload may switch models while an answer is on its way)."""
 
     label: str
     confidence: float
     top: tuple[tuple[str, float], ...]
+    model: str
 
 
 class _Bundle:
@@ -61,7 +63,7 @@ class _Bundle:
         proba = self.head.predict_proba(self.backbone().embed(array)[None])[0]
         order = np.argsort(-proba)[:TOP_K]
         top = tuple((self.classes[i], float(proba[i])) for i in order)
-        return Prediction(label=top[0][0], confidence=top[0][1], top=top)
+        return Prediction(label=top[0][0], confidence=top[0][1], top=top, model=self.version)
 
 
 class Classifier:

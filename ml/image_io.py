@@ -9,10 +9,17 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF"})
+MAX_DECODED_PIXELS = 12_000_000
+"""Pixels decoded at most (36 MB as RGB). JPEGs are decoded at a reduced DCT scale, so larger
+phone photos pass; PNG, WebP and GIF are decoded whole, and a 208 KB PNG of 7000x7000 passed
+the former 50 MP cap and took ~200 MB per decode (0.8 GB with four at once). Pillow's own
+decompression-bomb limit (89 MP, a warning turned into an error here) applies before."""
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+_REDUCIBLE_AS = {"1": "L", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
+"""Modes ``Image.reduce`` refuses, and the mode to reduce them in."""
 _open_lock = threading.Lock()
 
 
@@ -63,11 +70,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def decode_image(data: bytes, max_pixels: int = 50_000_000, min_side: int = 224) -> Image.Image:
+def decode_image(
+    data: bytes, max_pixels: int = MAX_DECODED_PIXELS, min_side: int = 224
+) -> Image.Image:
     """Decode JPEG/PNG/WebP/GIF bytes to an upright RGB image.
 
-    JPEGs are decoded at a reduced DCT scale when both sides stay >= ``min_side``.
-    Raises :class:`UnsupportedImage` for anything that cannot be classified.
+    JPEGs are decoded at a reduced DCT scale when both sides stay >= ``min_side``; other
+    formats are reduced by an integer factor right after decoding, before any conversion
+    copies them. More than ``max_pixels`` to decode is ``too_large``. Raises
+    :class:`UnsupportedImage` for anything that cannot be classified.
     """
     if not data:
         raise UnsupportedImage("empty")
@@ -77,18 +88,66 @@ def decode_image(data: bytes, max_pixels: int = 50_000_000, min_side: int = 224)
     width, height = image.size
     if width <= 0 or height <= 0:
         raise UnsupportedImage("corrupt", "zero size")
-    if width * height > max_pixels:
-        raise UnsupportedImage("too_large", f"{width}x{height}")
-    if image.format in {"JPEG", "MPO"}:
+    scaled = image.format in {"JPEG", "MPO"}
+    if scaled:
         image.draft("RGB", (min_side, min_side))
+    if image.size[0] * image.size[1] > max_pixels:
+        raise UnsupportedImage("too_large", f"{width}x{height}")
     try:
         image.load()
     except (OSError, EOFError, SyntaxError, ValueError) as exc:
         reason = "truncated" if isinstance(exc, EOFError) or "truncat" in str(exc) else "corrupt"
         raise UnsupportedImage(reason, str(exc)) from None
+    if not scaled:
+        image = _reduce(image, min_side)
     with contextlib.suppress(OSError, SyntaxError, ValueError, TypeError, KeyError):
         image = ImageOps.exif_transpose(image)  # unreadable EXIF: keep stored orientation
     return _to_rgb(image)
+
+
+def _reduce(image: Image.Image, min_side: int) -> Image.Image:
+    """Shrink by the largest integer factor that keeps the shorter side >= ``min_side`` (a
+    box filter), keeping the EXIF orientation. Palettes, and colour-keyed transparency,
+    which averaging would break, become RGB(A) first."""
+    factor = min(image.size) // min_side
+    if factor < 2:
+        return image
+    if image.mode == "P":
+        converted = _palette_on_white(image)
+    elif image.mode == "PA" or "transparency" in image.info:
+        converted = image.convert("RGBA")
+    elif image.mode in _REDUCIBLE_AS:
+        converted = image.convert(_REDUCIBLE_AS[image.mode])
+    else:
+        converted = image
+    reduced = converted.reduce(factor)
+    orientation = image.getexif().get(ExifTags.Base.Orientation)
+    if orientation is not None:
+        reduced.getexif()[ExifTags.Base.Orientation] = orientation
+    return reduced
+
+
+def _palette_on_white(image: Image.Image) -> Image.Image:
+    """A palette image as RGB, its transparency composited on white in the palette itself:
+    no full-size RGBA copy (and none of ``reduce``'s premultiplied one) is made."""
+    transparency = image.info.get("transparency")
+    palette = image.getpalette("RGB") or []
+    count = len(palette) // 3
+    if isinstance(transparency, int):
+        alphas = [0 if i == transparency else 255 for i in range(count)]
+    elif isinstance(transparency, bytes):
+        alphas = [*transparency[:count], *[255] * (count - len(transparency))]
+    else:
+        return image.convert("RGB")
+    image.putpalette(
+        [
+            round(c * a / 255 + 255 - a)
+            for i, a in enumerate(alphas)
+            for c in palette[3 * i : 3 * i + 3]
+        ]
+    )
+    image.info.pop("transparency")
+    return image.convert("RGB")
 
 
 def decode_path(path: Path) -> Image.Image:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DumpinError
@@ -49,6 +50,22 @@ async def ensure_active(session: AsyncSession, shipped_dir: Path) -> Model:
     row.status = ACTIVE
     await session.flush()
     return row
+
+
+async def model_id(session: AsyncSession, version: str, shipped_dir: Path) -> int | None:
+    """The id of the row of ``version``. The shipped model, which serves before a retrain
+    records it, is recorded on first use (:func:`ensure_active`); None for a version without
+    a row. Call it first in its transaction: a row another process recorded at the same
+    moment is read after a rollback."""
+    query = select(Model.id).where(Model.version == version)
+    found = await session.scalar(query)
+    if found is None and version == str(read_card(shipped_dir)["version"]):
+        try:
+            await ensure_active(session, shipped_dir)
+        except IntegrityError:
+            await session.rollback()
+        found = await session.scalar(query)
+    return found
 
 
 async def promote(session: AsyncSession, model_id: int) -> Model:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,15 +96,18 @@ async def sqlite_url(tmp_path: Path) -> URL:
     return url
 
 
-async def start_bot(url: URL, data_dir: Path, **overrides: Any) -> AsyncIterator[BotHarness]:
-    """Seed ``url``, start the fake server and the bot polling it; stop both afterwards."""
+async def start_bot(
+    url: URL, data_dir: Path, tg: FakeTelegram | None = None, **overrides: Any
+) -> AsyncIterator[BotHarness]:
+    """Seed ``url``, start the fake server (or use ``tg``) and the bot polling it; stop both
+    afterwards (the bot only, for a given ``tg``)."""
     engine = create_engine(url)
     async with session_factory(engine)() as session:
         await seed(session)
         await session.commit()
     await engine.dispose()
-    async with FakeTelegram() as tg:
-        settings = bot_settings(tg.url, data_dir, url, admin_ids=str(ADMIN_ID), **overrides)
+    async with FakeTelegram() if tg is None else nullcontext(tg) as fake:
+        settings = bot_settings(fake.url, data_dir, url, admin_ids=str(ADMIN_ID), **overrides)
         app = build_application(settings)
         await app.initialize()
         await app.post_init(app)  # type: ignore[misc]
@@ -111,7 +115,7 @@ async def start_bot(url: URL, data_dir: Path, **overrides: Any) -> AsyncIterator
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
         try:
-            yield BotHarness(tg, app, app.bot_data["services"], settings)
+            yield BotHarness(fake, app, app.bot_data["services"], settings)
         finally:
             await app.updater.stop()
             await app.stop()

@@ -9,18 +9,18 @@ from tests.bot.conftest import BotHarness, photo_bytes
 from tests.bot.test_conversation import first_val
 
 
-async def test_429_and_5xx_are_retried(bot: BotHarness) -> None:
+async def test_429_and_5xx_are_retried_where_safe(bot: BotHarness) -> None:
     tg = bot.tg
     user = tg.user(4001)
     tg.fail_next("sendMessage", times=1, status=429, retry_after=1)
-    tg.fail_next("sendMessage", times=2, status=502)
-    await tg.send_text(user, "salut")
-    delivered = await tg.wait_for(
-        "sendMessage", lambda r: r.ok and r.params.get("chat_id") == user.id, timeout=30
-    )
-    assert "/aide" in delivered[0].params["text"]
-    statuses = [r.status for r in tg.requests("sendMessage")]
-    assert statuses[:4] == [429, 502, 502, 200]
+    tg.fail_next("getFile", times=2, status=502)
+    tg.fail_next("file", times=1, status=503)
+    await tg.send_photo(user, photo_bytes(first_val("verre")))
+    [reply] = await tg.wait_for("sendMessage", lambda r: r.ok, timeout=30)
+    assert "🗑" in reply.params["text"]
+    assert [r.status for r in tg.requests("sendMessage")] == [429, 200]
+    assert [r.status for r in tg.requests("getFile")] == [502, 502, 200]
+    assert [r.status for r in tg.requests("file")] == [503, 200]
 
 
 async def test_database_outage_gets_retry_message_then_recovers(bot: BotHarness) -> None:

@@ -65,7 +65,7 @@ async def test_without_consent_nothing_is_stored(bot: BotHarness) -> None:
     assert "Gironde (33)" in reply.params["text"]
     message = bot.last_message(user)
     fix = next(b for b in buttons(message) if b.startswith("fix:"))
-    assert fix.startswith("fix:a")
+    assert fix.startswith("fix:m")
     await tg.press_button(user, message, fix)
     await tg.wait_for("editMessageReplyMarkup")
     await tg.press_button(user, bot.last_message(user), f"set:{fix[4:]}:carton")

@@ -1,4 +1,5 @@
-"""The Bot API transport: uploads, 5xx retries, timeouts and unreachable servers."""
+"""The Bot API transport: uploads, 5xx retries of calls safe to repeat only, timeouts and
+unreachable servers."""
 
 from __future__ import annotations
 
@@ -27,22 +28,36 @@ async def bot_on(url: str, request: AiohttpRequest) -> AsyncIterator[Bot]:
 
 async def test_uploads_and_5xx_retries(tg: FakeTelegram) -> None:
     user = tg.user(1201)
-    tg.fail_next("sendDocument", status=502, times=2)
+    tg.fail_next("getChat", status=502, times=2)
     async with bot_on(tg.url, AiohttpRequest(backoff=0.01)) as bot:
+        assert (await bot.get_chat(user.id)).id == user.id
         sent = await bot.send_document(user.id, b"col1,col2\n", filename="bins.csv")
+    assert [r.status for r in tg.requests("getChat")] == [502, 502, 200]
     assert sent.document is not None and sent.document.file_name == "bins.csv"
-    uploads = tg.requests("sendDocument")
-    assert [r.status for r in uploads] == [502, 502, 200]
-    assert uploads[-1].files["document"].data == b"col1,col2\n"
+    assert tg.requests("sendDocument")[-1].files["document"].data == b"col1,col2\n"
+
+
+async def test_5xx_on_a_message_is_not_sent_again(tg: FakeTelegram) -> None:
+    """A 5xx may come after Telegram sent the message: sending it again sent it twice."""
+    user = tg.user(1204)
+    tg.fail_next("sendMessage", status=502, after=True)
+    tg.fail_next("sendDocument", status=503)
+    async with bot_on(tg.url, AiohttpRequest(backoff=0.01)) as bot:
+        with pytest.raises(NetworkError):
+            await bot.send_message(user.id, "hi")
+        with pytest.raises(NetworkError):
+            await bot.send_document(user.id, b"x", filename="x.csv")
+    assert [m["text"] for m in tg.messages(user)] == ["hi"]
+    assert len(tg.requests("sendDocument")) == 1
 
 
 async def test_5xx_given_up_after_the_retries(tg: FakeTelegram) -> None:
     user = tg.user(1202)
-    tg.fail_next("sendMessage", status=503, times=3)
+    tg.fail_next("getChat", status=503, times=3)
     async with bot_on(tg.url, AiohttpRequest(retries=2, backoff=0.01)) as bot:
         with pytest.raises(NetworkError):
-            await bot.send_message(user.id, "hi")
-        assert (await bot.send_message(user.id, "again")).text == "again"
+            await bot.get_chat(user.id)
+        assert (await bot.get_chat(user.id)).id == user.id
 
 
 async def test_slow_answer_times_out(tg: FakeTelegram) -> None:

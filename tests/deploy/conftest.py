@@ -120,7 +120,7 @@ async def deployed(
         app = build_application(settings)
         async with (
             running(app, settings, webhook=webhook) as server,
-            aiohttp.ClientSession() as http,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
         ):
             yield Deployed(fake, app, settings, server, http)
 

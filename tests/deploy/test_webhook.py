@@ -1,4 +1,5 @@
-"""Webhook mode over real HTTP: registration, secret token, body checks, conversations."""
+"""Webhook mode over real HTTP: registration, secret token, body checks, conversations,
+answers once handled, a bounded backlog."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy.engine import URL
 from telegram import Update
 
+from bot.updates import CONCURRENT_UPDATES, ConfirmingBot
+from bot.web import WEBHOOK_BACKLOG
 from tests.bot.conftest import photo_bytes
 from tests.bot.test_conversation import first_val
 from tests.deploy.conftest import SECRET, WEBHOOK_PATH, WEBHOOK_URL, Deployed, deployed
+from tests.faults.conftest import until
 
 
 async def test_registers_the_webhook_and_keeps_it_at_stop(db: URL, tmp_path: Path) -> None:
@@ -91,3 +96,31 @@ async def test_bad_bodies_get_4xx_and_are_not_processed(hooked: Deployed) -> Non
     await asyncio.sleep(0.3)
     assert not tg.requests("sendMessage")
     assert await hooked.metric('dumpin_updates_total{type="message"}') is None
+
+
+async def test_answers_once_the_update_is_handled(hooked: Deployed) -> None:
+    """200 means handled: a crash before loses nothing, as Telegram sends the update again."""
+    tg = hooked.tg
+    tg.slow("sendMessage", 0.5, times=1)
+    sent = await tg.send_command(tg.user(7004), "/aide")
+    assert (await hooked.post_update(sent.update))[0] == 200
+    [reply] = tg.requests("sendMessage")
+    assert reply.done and reply.ok
+
+
+async def test_refuses_updates_past_its_backlog(hooked: Deployed) -> None:
+    """``WEBHOOK_BACKLOG`` updates in flight: the next one gets 503 (Telegram sends it again
+    later), and is taken once there is room."""
+    tg = hooked.tg
+    tg.slow("sendMessage", 2.0, times=CONCURRENT_UPDATES)
+    updates = [
+        (await tg.send_command(tg.user(7100 + i), "/aide")).update
+        for i in range(WEBHOOK_BACKLOG + 1)
+    ]
+    in_flight = cast(ConfirmingBot, hooked.app.bot).in_flight
+    held = [asyncio.create_task(hooked.post_update(u)) for u in updates[:-1]]
+    await until(lambda: len(in_flight) == WEBHOOK_BACKLOG, 20, "a full backlog")
+    assert (await hooked.post_update(updates[-1]))[0] == 503
+    assert [status for status, _ in await asyncio.gather(*held)] == [200] * WEBHOOK_BACKLOG
+    assert (await hooked.post_update(updates[-1]))[0] == 200
+    assert len(tg.requests("sendMessage")) == WEBHOOK_BACKLOG + 1

@@ -4,11 +4,13 @@ from .api import ApiError
 from .parsing import UploadedFile
 from .server import DEFAULT_TOKEN, FILE_DOWNLOAD, FakeTelegram, RecordedRequest
 from .updates import FakeChat, FakeUser, FileRef, Sent
+from .webhook import Delivery, WebhookDelivery, delivering
 
 __all__ = [
     "DEFAULT_TOKEN",
     "FILE_DOWNLOAD",
     "ApiError",
+    "Delivery",
     "FakeChat",
     "FakeTelegram",
     "FakeUser",
@@ -16,4 +18,6 @@ __all__ = [
     "RecordedRequest",
     "Sent",
     "UploadedFile",
+    "WebhookDelivery",
+    "delivering",
 ]

@@ -18,10 +18,10 @@ import json
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -86,6 +86,7 @@ class _Fault:
     remaining: int
     retry_after: int | float
     description: str | None
+    after: bool = False
 
 
 @dataclass
@@ -154,7 +155,7 @@ class FakeTelegram(BotApi):
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeTelegram:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -223,9 +224,7 @@ class FakeTelegram(BotApi):
                         raise ApiError(404, "Not Found")
                     if bad_body:
                         raise ApiError(400, "Bad Request: can't parse JSON object")
-                    await self._inject(name)
-                    result = True if handler is None else await handler(params, files)
-                    response = {"ok": True, "result": result}
+                    response = {"ok": True, "result": await self._run(name, handler, params, files)}
                 status = 200
             except ApiError as exc:
                 status, response = exc.status, exc.body()
@@ -259,10 +258,28 @@ class FakeTelegram(BotApi):
                         del self._delays[key]
                 await asyncio.sleep(delay.seconds)
                 break
+        self._fail(method, after=False)
+
+    async def _run(
+        self,
+        method: str,
+        handler: Callable[[JSONDict, dict[str, UploadedFile]], Awaitable[Any]] | None,
+        params: JSONDict,
+        files: dict[str, UploadedFile],
+    ) -> Any:
+        """The method's result, with the faults planned before and after it did its work."""
+        await self._inject(method)
+        result = True if handler is None else await handler(params, files)
+        self._fail(method, after=True)
+        return result
+
+    def _fail(self, method: str, *, after: bool) -> None:
         for key in (method.lower(), "*"):
             faults = self._faults.get(key)
             if faults:
                 fault = faults[0]
+                if fault.after != after:
+                    return
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     faults.popleft()
@@ -285,13 +302,16 @@ class FakeTelegram(BotApi):
         status: int = 429,
         retry_after: int | float = 1,
         description: str | None = None,
+        after: bool = False,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` (``"*"`` = any) with an error.
 
         429 carries ``parameters.retry_after``; other statuses a Telegram-style description.
+        With ``after`` the call does its work first (a message is sent) and the error comes
+        instead of the result, as a gateway timing out on a call Telegram carried out.
         """
         self._faults.setdefault(method.lower(), deque()).append(
-            _Fault(status, times, retry_after, description)
+            _Fault(status, times, retry_after, description, after)
         )
 
     def slow(self, method: str, seconds: float, *, times: int | None = None) -> None:

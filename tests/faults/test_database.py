@@ -1,5 +1,6 @@
 """The database goes away under the bot and comes back: users are asked to retry meanwhile,
-confirmed answers survive, service resumes by itself.
+confirmed answers survive, service resumes by itself. A database fault that is no outage
+(a table gone) is reported as an error instead.
 
 MariaDB: the bot's account is locked and its connections are killed (``KILL <id>``), which
 leaves the shared server alone. SQLite: another connection holds the write lock for longer
@@ -15,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bench.botproc import add_users, scalar
-from tests.bot.conftest import BotHarness, buttons, start_bot
+from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, start_bot
 from tests.faults.conftest import quoting
 from tests.mysql import admin_url
 
@@ -109,3 +111,37 @@ async def confirm(bot: BotHarness, sent: object) -> None:
 def nullcontext_url(url: URL) -> Iterator[tuple[URL, str]]:
     """The SQLite URL as is."""
     yield url, ""
+
+
+async def test_database_fault_is_not_an_outage(
+    bot: BotHarness, migrated_url: URL, photos: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table gone (a botched migration) is a fault to fix, not a moment of unavailability:
+    the user gets an apology (not "try again in a moment"), the log a traceback, the admins
+    an alert; once the table is back, photos are answered again."""
+    tg = bot.tg
+    user = tg.user(6310)
+    await add_users(migrated_url, [user.id])
+    tg.user(ADMIN_ID)
+    await asyncio.to_thread(rename_table, migrated_url, "users_predictions", "moved_away")
+    try:
+        reply = await bot.reply(await tg.send_photo(user, photos[0]))
+    finally:
+        await asyncio.to_thread(rename_table, migrated_url, "moved_away", "users_predictions")
+    assert reply.params["text"].startswith("😕") and RETRY not in reply.params["text"]
+    [logged] = [r for r in caplog.records if r.name == "dumpin.errors"]
+    assert logged.levelname == "ERROR" and logged.exc_info is not None
+    [alert] = [r for r in tg.requests("sendMessage") if r.params["chat_id"] == ADMIN_ID]
+    assert "Error" in alert.params["text"]
+    await confirm(bot, await tg.send_photo(user, photos[1]))
+
+
+def rename_table(url: URL, old: str, new: str) -> None:
+    """``ALTER TABLE old RENAME TO new`` from outside the bot."""
+    sync_url = url.set(
+        drivername="sqlite" if url.get_backend_name() == "sqlite" else "mysql+pymysql"
+    )
+    engine = create_sync_engine(sync_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+    engine.dispose()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.bot.conftest import BotHarness
+from tests.fake_telegram import FakeTelegram
 from tests.faults.conftest import until
 
 DEPARTMENTS = (
@@ -52,22 +53,28 @@ async def test_fuzzed_inputs(
     await tg.send_photo(user, photos[0][: len(photos[0]) // 2])  # truncated JPEG
     await tg.send_photo(user, b"\xff\xd8\xff" + rng.randbytes(3000))  # JPEG magic, then noise
     expected += 2
+    await answers(tg, expected)  # fewer than CHAT_BACKLOG at once: none is skipped
     for update in MALFORMED:
         await tg.send_raw(update)
     for data in ("x" * 300, "ok:" + "9" * 200, "set:1:" + "é" * 40, "ok:a99999", "\u0000"):
         await tg.press_button(user, consent[0].result, data, check=False)
+    await until(lambda: len(tg.requests("answerCallbackQuery")) >= 5, 45, "button answers")
     for text in DEPARTMENTS:
         await tg.send_command(user, "/departement", text or None)
         expected += 1
     await tg.send_photo(user, photos[1])
     expected += 1
+    await answers(tg, expected)
+    await until(lambda: not tg.pending_updates(), 10, "every update confirmed")
+    assert sqlite_bot.app.running
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+async def answers(tg: FakeTelegram, expected: int) -> None:
+    """Wait until the bot has sent ``expected`` messages."""
     await until(
         lambda: len([r for r in tg.requests("sendMessage") if r.ok]) >= expected,
         45,
         f"{expected} answers",
     )
-    await until(lambda: not tg.pending_updates(), 10, "every update confirmed")
-    assert len(tg.requests("answerCallbackQuery")) >= 5
-    assert sqlite_bot.app.running
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert not errors, [r.getMessage() for r in errors]

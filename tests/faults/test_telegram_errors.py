@@ -1,5 +1,5 @@
 """Telegram answering 429 with ``retry_after`` and bursts of 5xx: every reply still arrives,
-in order in each chat."""
+in order in each chat, and none twice when a 5xx came after the message was sent."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ async def test_429_and_5xx_bursts(sqlite_bot: BotHarness, photos: list[bytes]) -
     tg = sqlite_bot.tg
     users = [tg.user(6100 + i) for i in range(3)]
     tg.fail_next("sendMessage", times=3, status=429, retry_after=1)
-    tg.fail_next("*", times=4, status=502)
+    tg.fail_next("getUpdates", times=2, status=502)
     tg.fail_next("getFile", times=2, status=503)
+    tg.fail_next("file", times=2, status=500)
     sent = [
         await tg.send_photo(user, photos[(i + j) % len(photos)])
         for i in range(4)
@@ -29,4 +30,18 @@ async def test_429_and_5xx_bursts(sqlite_bot: BotHarness, photos: list[bytes]) -
         ]
         assert replies == mine, "replies out of order"
     statuses = {r.status for r in tg.requests()}
-    assert {429, 502, 503} <= statuses
+    assert {429, 500, 502, 503} <= statuses
+
+
+async def test_5xx_after_an_answer_was_sent_sends_it_once(
+    sqlite_bot: BotHarness, photos: list[bytes]
+) -> None:
+    """A gateway answering 502 to a ``sendMessage`` Telegram carried out: the user gets the
+    answer once (it was retried, so twice), then an apology, as the bot cannot know."""
+    tg = sqlite_bot.tg
+    user = tg.user(6110)
+    tg.fail_next("sendMessage", status=502, after=True)
+    sent = await tg.send_photo(user, photos[0])
+    await tg.wait_for("sendMessage", lambda r: r.params.get("chat_id") == user.id, count=2)
+    quoting = [m for m in tg.messages(user) if m.get("reply_to_message")]
+    assert [m["reply_to_message"]["message_id"] for m in quoting] == [sent.message_id]

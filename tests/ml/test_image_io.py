@@ -133,3 +133,34 @@ def test_gif_uses_first_frame() -> None:
     data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
     red, _, blue = np.asarray(decode_image(data))[5, 5]
     assert red > 200 and blue < 50
+
+
+def test_rejects_a_png_of_more_than_12_megapixels_before_decoding() -> None:
+    """A 208 KB PNG of 7000x7000 passed the former 50 MP cap and took ~200 MB per decode."""
+    with pytest.raises(UnsupportedImage) as err:
+        decode_image(_png_header_only(7000, 7000))
+    assert err.value.reason == "too_large"
+
+
+def test_jpeg_above_12_megapixels_is_decoded_at_reduced_scale() -> None:
+    image = decode_image(_encode(_gradient(6000, 4000), "JPEG"))
+    assert image.size == (750, 500)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "1", "I;16"])
+def test_png_is_reduced_right_after_decoding(mode: str) -> None:
+    image = decode_image(_encode(_gradient(2000, 1500).convert(mode), "PNG"))
+    assert image.mode == "RGB"
+    assert image.size == (334, 250)  # 1/6: the shorter side stays >= 224
+
+
+def test_reduced_png_keeps_orientation_and_transparency() -> None:
+    palette = Image.new("P", (1000, 500), 0)
+    palette.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    palette.paste(1, (0, 0, 500, 100))  # blue top-left block, the rest red and transparent
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise: the block goes top-right
+    image = decode_image(_encode(palette, "PNG", transparency=0, exif=exif.tobytes()))
+    assert image.size == (250, 500)
+    assert image.getpixel((240, 10)) == (0, 0, 255)
+    assert image.getpixel((10, 400)) == (255, 255, 255)
