@@ -24,6 +24,7 @@ from scheduler.jobs import (
     full_backup_job,
     harvest_job,
     purge_job,
+    record_backups,
     retrain_check_job,
     retrain_job,
     run_scheduled,
@@ -119,6 +120,7 @@ async def run_scheduler(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+        await record_backups(settings)  # backups restored or copied in while it was down
         tracker = JobTracker(settings)
         scheduler = build_scheduler(tracker)
         scheduler.start()
