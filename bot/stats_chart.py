@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from babel.dates import format_date
 
-from db.trends import Trends
+from db.trends import TOP_CONFUSIONS, Trends
 from locales import translations
 from locales.labels import LABELS
 
@@ -111,9 +111,9 @@ def _volume(axes: Axes, trends: Trends, language: str) -> None:
                 f"{count}", (n, count), ha="center", va="bottom", fontsize=9.5, color=MUTED,
                 xytext=(0, 2), textcoords="offset points",
             )  # fmt: skip
-    axes.set_ylim(0, top * 1.18)
+    axes.set_ylim(0, top * 1.3)  # room for the legend above most weeks
     _integer_ticks(axes.yaxis)
-    axes.legend(loc="upper left", fontsize=10.5, frameon=False, ncols=2)
+    axes.legend(loc="upper left", fontsize=10.5, ncols=2, framealpha=0.9, edgecolor="none")
     _week_axis(axes, trends.weeks, language)
 
 
@@ -147,7 +147,9 @@ def _accuracy(axes: Axes, trends: Trends, language: str) -> None:
         if r.reviewed
     )
     floor = max(0, int(lowest // 10) * 10 - 10)  # a few points between models stay visible
-    ticks = list(range(floor, 101, 10 if floor >= 50 else 25))
+    step = 10 if floor >= 60 else 20
+    floor -= floor % step
+    ticks = list(range(floor, 101, step))
     axes.set_ylim(floor, 100 + (100 - floor) * 0.09)
     axes.set_yticks(ticks, [f"{t} %" if t == 100 else str(t) for t in ticks])
     axes.legend(loc="best", fontsize=10, frameon=True, framealpha=0.9, edgecolor="none")
@@ -184,7 +186,8 @@ def _confusions(axes: Axes, trends: Trends, language: str) -> None:
     axes.set_yticks([])
     for n, name in enumerate(names):  # above each bar: long names need the panel's width
         axes.text(0, n + 0.26, name, fontsize=10.5, va="bottom")
-    axes.set_ylim(-0.4, len(rows) - 0.05)
+    slots = max(len(rows), TOP_CONFUSIONS)  # bars as thick for one mistake as for six
+    axes.set_ylim(len(rows) - slots - 0.4, len(rows) - 0.05)
     axes.set_xlim(0, max(counts) * 1.12)
     _integer_ticks(axes.xaxis)
     axes.spines["bottom"].set_visible(False)

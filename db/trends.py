@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Model, UserPrediction, utcnow
 
 WEEKS = 12
+TOP_CONFUSIONS = 6
 PROMOTED = ("active", "retired")
 """Statuses of models that have answered users (candidates never did)."""
 
@@ -71,7 +72,10 @@ def _day(value: object) -> date:
 
 
 async def collect(
-    session: AsyncSession, now: datetime | None = None, weeks: int = WEEKS, top: int = 6
+    session: AsyncSession,
+    now: datetime | None = None,
+    weeks: int = WEEKS,
+    top: int = TOP_CONFUSIONS,
 ) -> Trends:
     """The last ``weeks`` weeks up to ``now`` (this one included) and the ``top`` confusions."""
     now = now or utcnow()
