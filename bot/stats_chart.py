@@ -33,33 +33,36 @@ _lock = threading.Lock()  # matplotlib's font and text caches are not meant for 
 
 def render_png(trends: Trends, language: str) -> bytes:
     """The chart as PNG bytes, lettered in ``language`` (``fr`` or ``en``)."""
-    from matplotlib.figure import Figure  # noqa: PLC0415 - deferred: see the module docstring
+    # deferred (see the module docstring)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     _ = translations(language).gettext
     with _lock:
         figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, layout="constrained")
         figure.get_layout_engine().set(h_pad=0.12, hspace=0.06)  # type: ignore[call-arg, union-attr]
-        volume, accuracy, confusions = figure.subplots(3, 1, height_ratios=(1, 1.15, 0.95))
+        volume, accuracy, confusions = figure.subplots(3, 1, height_ratios=(1, 1.05, 1.1))
         figure.suptitle(
             _("Dumpin, %(weeks)d weeks to %(end)s")
             % {
                 "weeks": len(trends.weeks),
                 "end": format_date(trends.until, "d MMM y", locale=language),
             },
-            fontsize=15,
+            fontsize=18,
             fontweight="bold",
         )
         _volume(volume, trends, language)
         _accuracy(accuracy, trends, language)
         _confusions(confusions, trends, language)
+        FigureCanvasAgg(figure)  # Agg draws it: no display, no pyplot state
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     return buffer.getvalue()
 
 
 def _style(axes: Axes, title: str) -> None:
-    axes.set_title(title, loc="left", fontsize=13.5, fontweight="bold", pad=8)
-    axes.tick_params(labelsize=11, length=0)
+    axes.set_title(title, loc="left", fontsize=16, fontweight="bold", pad=8)
+    axes.tick_params(labelsize=13.5, length=0)
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.grid(axis="y", color=GRID, linewidth=1)
@@ -68,7 +71,7 @@ def _style(axes: Axes, title: str) -> None:
 
 def _nothing(axes: Axes, text: str) -> None:
     """A panel without data: its message in the middle, no axes."""
-    axes.text(0.5, 0.45, text, ha="center", va="center", fontsize=12.5, color=MUTED, wrap=True)
+    axes.text(0.5, 0.45, text, ha="center", va="center", fontsize=14, color=MUTED, wrap=True)
     axes.set_xticks([])
     axes.set_yticks([])
     axes.spines["bottom"].set_visible(False)
@@ -108,12 +111,12 @@ def _volume(axes: Axes, trends: Trends, language: str) -> None:
     for n, count in enumerate(trends.photos):
         if count:
             axes.annotate(
-                f"{count}", (n, count), ha="center", va="bottom", fontsize=9.5, color=MUTED,
+                f"{count}", (n, count), ha="center", va="bottom", fontsize=12, color=MUTED,
                 xytext=(0, 2), textcoords="offset points",
             )  # fmt: skip
     axes.set_ylim(0, top * 1.3)  # room for the legend above most weeks
     _integer_ticks(axes.yaxis)
-    axes.legend(loc="upper left", fontsize=10.5, ncols=2, framealpha=0.9, edgecolor="none")
+    axes.legend(loc="upper left", fontsize=13, ncols=2, framealpha=0.9, edgecolor="none")
     _week_axis(axes, trends.weeks, language)
 
 
@@ -139,7 +142,12 @@ def _accuracy(axes: Axes, trends: Trends, language: str) -> None:
             f"(n={total.reviewed})",
         )
     for promotion in trends.promotions:
-        _mark(axes, _week_position(trends.weeks, promotion.at), _short(promotion.version))
+        _mark(
+            axes,
+            _week_position(trends.weeks, promotion.at),
+            _short(promotion.version),
+            len(trends.weeks),
+        )
     lowest = min(
         100 * r.right / r.reviewed
         for series in trends.accuracy.values()
@@ -152,16 +160,19 @@ def _accuracy(axes: Axes, trends: Trends, language: str) -> None:
     ticks = list(range(floor, 101, step))
     axes.set_ylim(floor, 100 + (100 - floor) * 0.09)
     axes.set_yticks(ticks, [f"{t} %" if t == 100 else str(t) for t in ticks])
-    axes.legend(loc="best", fontsize=10, frameon=True, framealpha=0.9, edgecolor="none")
+    axes.legend(loc="best", fontsize=12.5, frameon=True, framealpha=0.9, edgecolor="none")
     _week_axis(axes, trends.weeks, language)
 
 
-def _mark(axes: Axes, at: float, version: str) -> None:
-    """A promotion: a dashed line at its date and the version's short name at the top."""
+def _mark(axes: Axes, at: float, version: str, weeks: int) -> None:
+    """A promotion: a dashed line at its date and the version's short name at the top, on the
+    side of the line where there is room."""
     axes.axvline(at, color=PROMOTION, linestyle=(0, (4, 3)), linewidth=1.2)
+    right = at < weeks * 0.6
     axes.annotate(
-        f"▲ {version}", (at, 1), xycoords=("data", "axes fraction"), xytext=(3, -2),
-        textcoords="offset points", ha="left", va="top", fontsize=9, color=PROMOTION,
+        f"▲ {version}", (at, 1), xycoords=("data", "axes fraction"),
+        xytext=(4 if right else -4, -2), textcoords="offset points",
+        ha="left" if right else "right", va="top", fontsize=11.5, color=PROMOTION,
     )  # fmt: skip
 
 
@@ -181,11 +192,11 @@ def _confusions(axes: Axes, trends: Trends, language: str) -> None:
     rows = list(reversed(trends.confusions))
     names = [f"{_(LABELS[truth])} → {_(LABELS[guess])}" for truth, guess, _n in rows]
     counts = [count for _t, _g, count in rows]
-    bars = axes.barh(range(len(rows)), counts, color=CORRECTIONS, height=0.42)
-    axes.bar_label(bars, padding=4, fontsize=10.5, color=MUTED)
+    bars = axes.barh(range(len(rows)), counts, color=CORRECTIONS, height=0.36)
+    axes.bar_label(bars, padding=4, fontsize=13, color=MUTED)
     axes.set_yticks([])
     for n, name in enumerate(names):  # above each bar: long names need the panel's width
-        axes.text(0, n + 0.26, name, fontsize=10.5, va="bottom")
+        axes.text(0, n + 0.22, name, fontsize=13.5, va="bottom")
     slots = max(len(rows), TOP_CONFUSIONS)  # bars as thick for one mistake as for six
     axes.set_ylim(len(rows) - slots - 0.4, len(rows) - 0.05)
     axes.set_xlim(0, max(counts) * 1.12)
