@@ -126,7 +126,7 @@ def _accuracy(axes: Axes, trends: Trends, language: str) -> None:
     if not any(r.reviewed for r in trends.per_model.values()):
         _nothing(axes, _("No confirmed photos yet: it comes with users' answers to the buttons."))
         return
-    for n, (version, series) in enumerate(trends.accuracy.items()):
+    for colour, (version, series) in enumerate(trends.accuracy.items()):
         total = trends.per_model[version]
         if not total.reviewed:
             continue
@@ -137,7 +137,7 @@ def _accuracy(axes: Axes, trends: Trends, language: str) -> None:
             marker="o",
             markersize=6,
             linewidth=2.4,
-            color=MODEL_COLOURS[n % len(MODEL_COLOURS)],
+            color=MODEL_COLOURS[colour % len(MODEL_COLOURS)],
             label=f"{_short(version)}  {100 * total.right / total.reviewed:.0f} % "
             f"(n={total.reviewed})",
         )
