@@ -102,7 +102,7 @@ def _volume(axes: Axes, trends: Trends, language: str) -> None:
     _ = translations(language).gettext
     _style(axes, _("Photos and corrections per week"))
     if trends.empty:
-        _nothing(axes, _("No photos yet: the weeks appear with the first ones."))
+        _nothing(axes, _("No photos yet."))
         return
     x = range(len(trends.weeks))
     axes.bar(x, trends.photos, width=0.72, color=PHOTOS, label=_("photos"))
@@ -124,7 +124,7 @@ def _accuracy(axes: Axes, trends: Trends, language: str) -> None:
     _ = translations(language).gettext
     _style(axes, _("Accuracy on confirmed photos, per model"))
     if not any(r.reviewed for r in trends.per_model.values()):
-        _nothing(axes, _("No confirmed photos yet: it comes with users' answers to the buttons."))
+        _nothing(axes, _("No confirmed photos yet."))
         return
     for colour, (version, series) in enumerate(trends.accuracy.items()):
         total = trends.per_model[version]
