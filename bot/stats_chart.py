@@ -40,7 +40,7 @@ def render_png(trends: Trends, language: str) -> bytes:
     _ = translations(language).gettext
     with _lock:
         figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, layout="constrained")
-        figure.get_layout_engine().set(h_pad=0.12, hspace=0.06)  # type: ignore[call-arg, union-attr]
+        figure.get_layout_engine().set(w_pad=0.15, h_pad=0.12, hspace=0.06)  # type: ignore[call-arg, union-attr]
         volume, accuracy, confusions = figure.subplots(3, 1, height_ratios=(1, 1.05, 1.1))
         figure.suptitle(
             _("Dumpin, %(weeks)d weeks to %(end)s")
