@@ -176,6 +176,17 @@ class Erasure(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
+class Backup(Base):
+    """A database backup file the scheduler wrote and still keeps. The files live in a volume
+    only the scheduler mounts: this row is how the bot's ``/stats`` knows about them."""
+
+    __tablename__ = "backups"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
 class Item(Base):
     """An object people search for by name (ADEME's list, or one an operator added)."""
 

@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "test_dataset",
     "models",
     "erasures",
+    "backups",
     "items",
     "item_names",
     "item_searches",
