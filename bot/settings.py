@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     base_dataset: Path = REPO.parent / "shared" / "datasets" / "waste-v1"
     shipped_model_dir: Path = REPO / "ml" / "models"
     model_poll_seconds: float = Field(default=30.0, gt=0.0)
+    memory_poll_seconds: float = Field(default=30.0, gt=0.0)
     log_format: Literal["text", "json"] = "text"
     http_listen: str = "127.0.0.1:8080"
     webhook_listen: str = "0.0.0.0:8080"

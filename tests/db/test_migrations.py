@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "test_dataset",
     "models",
     "erasures",
+    "memory_entries",
     "items",
     "item_names",
     "item_searches",
