@@ -15,7 +15,6 @@ about a millisecond).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,14 +23,15 @@ from typing import Any
 import numpy as np
 
 EXEMPLARS_FILE = "exemplars.npz"
-MAX_USER_ENTRIES = 100_000
-"""Users' entries kept at most (the oldest ones leave first): 38 MB at 128 dimensions."""
+MAX_USER_ENTRIES = 50_000
+"""Users' entries a process keeps at most (the newest ones): about 34 MB of RAM, so that the
+bot stays under 300 MB; 100,000 answer as fast (BENCHMARKS.md) for 67 MB."""
 COARSE_DIMS = 32
 """Leading principal components that pre-select candidates (float32, 12.8 MB at 100,000)."""
+ADD_BATCH = 256
+"""Entries projected together (small temporaries keep the process's RSS down)."""
 CANDIDATES = 512
 """Entries pre-selected per query, then ranked on every dimension (float16 vectors)."""
-QUERY_BATCH = 64
-"""Queries ranked together (bounds the temporary candidate arrays)."""
 
 
 @dataclass(frozen=True)
@@ -151,36 +151,38 @@ def blend(
     logits = np.where(close, (np.nan_to_num(sims, nan=0.0) - 1.0) / params.temperature, -np.inf)
     best = logits.max(axis=1, keepdims=True)
     w = np.exp(logits - np.where(np.isfinite(best), best, 0.0))
-    total = w.sum(axis=1, keepdims=True)
     vote = np.zeros_like(proba, dtype=np.float64)
     rows = np.repeat(np.arange(len(proba)), labels.shape[1])
     np.add.at(vote, (rows, labels.reshape(-1).clip(min=0)), w.reshape(-1))
-    vote = np.where(total > 0, vote / np.maximum(total, 1e-30), 0.0) * (proba > 0)
-    vote /= np.maximum(vote.sum(axis=1, keepdims=True), 1e-30)
-    mixed = np.where(total > 0, (1 - params.alpha) * proba + params.alpha * vote, proba)
+    vote *= proba > 0
+    votes = vote.sum(axis=1, keepdims=True)
+    vote /= np.maximum(votes, 1e-30)
+    mixed = np.where(votes > 0, (1 - params.alpha) * proba + params.alpha * vote, proba)
     return np.asarray(mixed, np.float32)
 
 
 class Memory:
-    """Exemplars plus users' entries (keyed, bounded), queried by cosine similarity."""
+    """Exemplars plus users' entries, queried by cosine similarity.
+
+    Users' entries are keyed by an increasing integer (their row id in the database): past
+    the capacity, the smallest key, the oldest entry, leaves.
+    """
 
     def __init__(self, exemplars: Exemplars, capacity: int = MAX_USER_ENTRIES) -> None:
         self.exemplars = exemplars
         self.params = exemplars.params
         self.capacity = capacity
         self._lock = threading.Lock()
-        base = len(exemplars.labels)
-        self._base = base
-        rows = base + 1024
-        self._vectors = np.zeros((rows, exemplars.projection.dims), np.float16)
-        self._vectors[:base] = exemplars.vectors
-        self._coarse = np.zeros((rows, COARSE_DIMS), np.float32)
-        self._coarse[:base] = exemplars.vectors[:, :COARSE_DIMS]
-        self._labels = np.full(rows, -1, np.int16)
-        self._labels[:base] = exemplars.labels
-        self._rows: OrderedDict[str, int] = OrderedDict()
-        self._keys: dict[int, str] = {}
-        self._size = base
+        self._base = self._size = len(exemplars.labels)
+        self._vectors = np.zeros((0, exemplars.projection.dims), np.float16)
+        self._coarse = np.zeros((0, COARSE_DIMS), np.float32)
+        self._labels = np.zeros(0, np.int16)
+        self._keys = np.zeros(0, np.int64)
+        self._grow(self._base + min(1024, capacity))
+        self._vectors[: self._base] = exemplars.vectors
+        self._coarse[: self._base] = exemplars.vectors[:, :COARSE_DIMS]
+        self._labels[: self._base] = exemplars.labels
+        self._rows: dict[int, int] = {}
 
     @property
     def backbone(self) -> str:
@@ -191,59 +193,63 @@ class Memory:
         """Users' entries held."""
         return len(self._rows)
 
-    def keys(self) -> set[str]:
+    def keys(self) -> set[int]:
         """Keys of the users' entries."""
         with self._lock:
             return set(self._rows)
 
-    def add(self, entries: Mapping[str, tuple[np.ndarray, int]]) -> None:
+    def add(self, entries: Mapping[int, tuple[np.ndarray, int]]) -> None:
         """Add or replace users' entries ``{key: (embedding [D], label)}``; past the
         capacity the oldest entries leave."""
-        if not entries:
-            return
         keys = list(entries)
-        Z = self.exemplars.projection(np.stack([entries[k][0] for k in keys]))
+        for start in range(0, len(keys), ADD_BATCH):
+            part = keys[start : start + ADD_BATCH]
+            Z = self.exemplars.projection(np.stack([entries[k][0] for k in part]))
+            self._add_locked(part, Z, [entries[k][1] for k in part])
+
+    def _add_locked(self, keys: list[int], Z: np.ndarray, labels: list[int]) -> None:
         with self._lock:
-            for key, z in zip(keys, Z, strict=True):
-                row = self._rows.pop(key, None)
+            for key, z, label in zip(keys, Z, labels, strict=True):
+                row = self._rows.get(key)
                 if row is None:
                     if len(self._rows) >= self.capacity:
-                        self._remove_locked(next(iter(self._rows)))
-                    row = self._append_row()
+                        oldest = int(self._keys[self._base : self._size].min())
+                        self._remove_locked(oldest)
+                    if self._size == len(self._labels):
+                        self._grow(min(2 * self._size, self._base + self.capacity))
+                    row = self._size
+                    self._size += 1
                 self._vectors[row] = z
                 self._coarse[row] = z[:COARSE_DIMS]
-                self._labels[row] = entries[key][1]
-                self._rows[key] = row
+                self._labels[row] = label
                 self._keys[row] = key
+                self._rows[key] = row
 
-    def _append_row(self) -> int:
-        if self._size == len(self._vectors):
-            grown = max(len(self._vectors) * 2, self._base + 1024)
-            self._vectors = np.resize(self._vectors, (grown, self._vectors.shape[1]))
-            self._coarse = np.resize(self._coarse, (grown, COARSE_DIMS))
-            self._labels = np.resize(self._labels, grown)
-        self._size += 1
-        return self._size - 1
+    def _grow(self, rows: int) -> None:
+        """Room for ``rows`` entries in all (new pages are only touched when written)."""
+        for name in ("_vectors", "_coarse", "_labels", "_keys"):
+            old = getattr(self, name)
+            new = np.zeros((rows, *old.shape[1:]), old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
 
-    def remove(self, keys: Iterable[str]) -> None:
+    def remove(self, keys: Iterable[int]) -> None:
         """Drop users' entries (unknown keys are ignored)."""
         with self._lock:
             for key in keys:
                 if key in self._rows:
                     self._remove_locked(key)
 
-    def _remove_locked(self, key: str) -> None:
+    def _remove_locked(self, key: int) -> None:
         row = self._rows.pop(key)
         last = self._size - 1
         if row != last:
-            moved = self._keys[last]
+            moved = int(self._keys[last])
             self._vectors[row] = self._vectors[last]
             self._coarse[row] = self._coarse[last]
             self._labels[row] = self._labels[last]
-            self._rows[moved] = row  # an existing key keeps its place in the eviction order
             self._keys[row] = moved
-        del self._keys[last]
-        self._labels[last] = -1
+            self._rows[moved] = row
         self._size = last
 
     def neighbours(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,33 +260,25 @@ class Memory:
         :data:`CANDIDATES` entries, which are ranked on all dimensions (exact when the memory
         holds no more entries than that)."""
         Q = self.exemplars.projection(X)
-        sims = np.full((len(Q), self.params.k), np.nan, np.float32)
-        labels = np.full((len(Q), self.params.k), -1, np.int16)
-        with self._lock:
-            for start in range(0, len(Q), QUERY_BATCH):
-                part = slice(start, start + QUERY_BATCH)
-                sims[part], labels[part] = self._nearest_locked(Q[part])
-        return sims, labels
-
-    def _nearest_locked(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n, k = self._size, self.params.k
+        k = self.params.k
         sims = np.full((len(Q), k), np.nan, np.float32)
         labels = np.full((len(Q), k), -1, np.int16)
-        if n == 0:
-            return sims, labels
-        if n > CANDIDATES:
-            coarse = Q[:, :COARSE_DIMS] @ self._coarse[:n].T
-            cand = np.argpartition(-coarse, CANDIDATES - 1, axis=1)[:, :CANDIDATES]
-        else:
-            cand = np.broadcast_to(np.arange(n), (len(Q), n))
-        S = np.einsum("qcd,qd->qc", self._vectors[cand].astype(np.float32), Q)
-        kk = min(k, S.shape[1])
-        best = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
-        top = np.take_along_axis(S, best, axis=1)
-        order = np.argsort(-top, axis=1, kind="stable")
-        best = np.take_along_axis(best, order, axis=1)
-        sims[:, :kk] = np.take_along_axis(top, order, axis=1)
-        labels[:, :kk] = self._labels[np.take_along_axis(cand, best, axis=1)]
+        with self._lock:
+            n = self._size
+            for i, q in enumerate(Q):
+                if n > CANDIDATES:
+                    coarse = self._coarse[:n] @ q[:COARSE_DIMS]
+                    cand = np.argpartition(coarse, n - CANDIDATES)[n - CANDIDATES :]
+                else:
+                    cand = np.arange(n)
+                s = self._vectors[cand].astype(np.float32) @ q
+                kk = min(k, len(s))
+                if kk == 0:
+                    continue
+                best = np.argpartition(s, len(s) - kk)[len(s) - kk :]
+                best = best[np.argsort(-s[best], kind="stable")]
+                sims[i, :kk] = s[best]
+                labels[i, :kk] = self._labels[cand[best]]
         return sims, labels
 
     def blend(self, proba: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -73,8 +73,8 @@ async def learn(
         await session.commit()
     if memory.backbone == backbone:
         if replaced is not None:
-            memory.remove([str(replaced)])
-        memory.add({str(entry): (embedding, CLASSES.index(label))})
+            memory.remove([replaced])
+        memory.add({entry: (embedding, CLASSES.index(label))})
     return True
 
 
@@ -88,7 +88,7 @@ async def entries_of(sessions: async_sessionmaker[AsyncSession], user_id: int) -
 def drop(classifier: Classifier, entry_ids: list[int]) -> None:
     """Remove entries from this process's memory."""
     if classifier.memory is not None:
-        classifier.memory.remove(str(i) for i in entry_ids)
+        classifier.memory.remove(entry_ids)
 
 
 async def sync(sessions: async_sessionmaker[AsyncSession], memory: Memory) -> tuple[int, int]:
@@ -97,12 +97,12 @@ async def sync(sessions: async_sessionmaker[AsyncSession], memory: Memory) -> tu
     async with sessions() as session:
         wanted = await memory_entries.ids(session, memory.backbone, memory.capacity)
         held = memory.keys()
-        gone = held - {str(i) for i in wanted}
-        new = [i for i in wanted if str(i) not in held]
+        gone = held - set(wanted)
+        new = [i for i in wanted if i not in held]
         rows = await memory_entries.load(session, new)
     memory.remove(gone)
     known = [r for r in rows if r.label in CLASSES]
-    memory.add({str(r.id): (decode(r.vector), CLASSES.index(r.label)) for r in known})
+    memory.add({r.id: (decode(r.vector), CLASSES.index(r.label)) for r in known})
     return len(known), len(gone)
 
 

@@ -51,7 +51,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("memory_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_memory_entries_user_id"))
-        batch_op.drop_index(batch_op.f("ix_memory_entries_backbone"))
-    op.drop_table("memory_entries")
+    op.drop_table("memory_entries")  # its indexes go with it (MySQL keeps FK indexes until then)
