@@ -43,6 +43,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memory_entries")),
         sa.UniqueConstraint("prediction_id", name=op.f("uq_memory_entries_prediction_id")),
+        sqlite_autoincrement=True,  # ids never reused: other processes follow them
         **TABLE_OPTIONS,
     )
     with op.batch_alter_table("memory_entries", schema=None) as batch_op:
