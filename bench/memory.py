@@ -24,7 +24,6 @@ from ml.classifier import Classifier  # noqa: E402
 from ml.memory import MAX_USER_ENTRIES, Memory  # noqa: E402
 from ml.memory_sync import decode, encode  # noqa: E402
 
-
 LARGEST = 100_000
 """Users' entries of the largest run (the bot keeps ``MAX_USER_ENTRIES``)."""
 
@@ -61,9 +60,12 @@ def main() -> int:
     memory = Memory(clf.memory.exemplars, capacity=LARGEST)
     clf._bundle.memory = memory  # the bench's larger memory answers the whole-answer run
     photo = make_photo(args.data)
-    _, query = clf.embed_path(args.data / "val" / "verre" / sorted(
-        p.name for p in (args.data / "val" / "verre").glob("*.jpg")
-    )[0])
+    _, query = clf.embed_path(
+        args.data
+        / "val"
+        / "verre"
+        / sorted(p.name for p in (args.data / "val" / "verre").glob("*.jpg"))[0]
+    )
     dims = query.shape[0]
     print(f"machine: {describe()}")
     print(f"model {clf.version}: {len(memory.exemplars.labels)} exemplars, {memory.card()}")

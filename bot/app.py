@@ -110,9 +110,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         name="model-watch",
     )
     app.bot_data["memory_watch"] = asyncio.create_task(
-        watch_memory(
-            services.sessions, services.classifier, services.settings.memory_poll_seconds
-        ),
+        watch_memory(services.sessions, services.classifier, services.settings.memory_poll_seconds),
         name="memory-watch",
     )
     log.info("bot @%s ready", app.bot.username)

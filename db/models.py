@@ -147,7 +147,8 @@ class MemoryEntry(Base):
     computed it. Deleted with its prediction (/oublier, retention purge)."""
 
     __tablename__ = "memory_entries"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused: processes follow them
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+    """Ids are never reused: other processes follow the table by them."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     prediction_id: Mapped[int] = mapped_column(

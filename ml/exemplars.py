@@ -59,16 +59,14 @@ def sure_wrong(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(sure.sum() / max(1, wrong.sum())), float(sure.mean())
 
 
-def choose(
-    emb: ViewEmbedder, waste: Path, wild: Path
-) -> tuple[BlendParams, list[dict[str, Any]]]:
+def choose(emb: ViewEmbedder, waste: Path, wild: Path) -> tuple[BlendParams, list[dict[str, Any]]]:
     """The grid point with the best mean top-1 over the two selection subsets (ties: fewer
     wrong « sûr » on wild-v1's, then grid order); returns it and every row."""
     waste_fit, waste_sel = split_selection(list_split(waste, "train"), WASTE_SELECTION_EVERY)
     wild_fit, wild_sel = split_selection(list_split(wild, "train"), WILD_SELECTION_EVERY)
     (xw, yw), (xl, yl) = _xy(emb, waste_fit), _xy(emb, wild_fit)
     head = fit([xw, xl], [yw, yl], [1.0, 1.0])
-    largest = max(GRID["k"])
+    largest = int(max(GRID["k"]))
     memory = Memory(
         build_exemplars(
             emb.backbone.id,
@@ -79,10 +77,12 @@ def choose(
         )
     )
     subsets = {"waste-v1 selection": _xy(emb, waste_sel), "wild-v1 selection": _xy(emb, wild_sel)}
-    found = {name: (head.predict_proba(x), *memory.neighbours(x), y) for name, (x, y) in subsets.items()}
+    found = {
+        name: (head.predict_proba(x), *memory.neighbours(x), y) for name, (x, y) in subsets.items()
+    }
     rows = []
-    for values in itertools.product(*GRID.values()):
-        params = BlendParams(*values)  # type: ignore[arg-type]
+    for k, temperature, alpha, threshold in itertools.product(*GRID.values()):
+        params = BlendParams(int(k), temperature, alpha, threshold)
         row: dict[str, Any] = {"params": params}
         for name, (proba, sims, labels, y) in found.items():
             mixed = _blend_k(proba, sims, labels, params)
@@ -102,15 +102,12 @@ def _blend_k(
     return blend(proba, sims[:, : params.k], labels[:, : params.k], params)
 
 
-def report(
-    head: Head, memory: Memory, emb: ViewEmbedder, samples: list[Sample]
-) -> dict[str, Any]:
+def report(head: Head, memory: Memory, emb: ViewEmbedder, samples: list[Sample]) -> dict[str, Any]:
     """Head alone and head + memory on one labelled split (card form)."""
     x, y = _xy(emb, samples)
     out: dict[str, Any] = {}
-    for name, proba in (("head", head.predict_proba(x)), ("with_memory", None)):
-        if proba is None:
-            proba = memory.blend(head.predict_proba(x), x)
+    alone = head.predict_proba(x)
+    for name, proba in (("head", alone), ("with_memory", memory.blend(alone, x))):
         out[name] = metrics_json(compute_metrics(y, proba.argmax(1), len(CLASSES)))
         share_wrong, share_all = sure_wrong(proba, y)
         out[name]["sure_wrong_share_of_wrong"] = round(share_wrong, 4)
@@ -177,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _print_table(rows: list[dict[str, Any]], chosen: BlendParams) -> None:
     head_only = rows[-1]
     ranked = sorted(rows[:-1], key=lambda r: -r["score"])
-    print("| k | temperature | alpha | threshold | waste-v1 sel | wild-v1 sel | wild sel sûr wrong |")
+    print(
+        "| k | temperature | alpha | threshold | waste-v1 sel | wild-v1 sel | wild sel sûr wrong |"
+    )
     print("|---|---|---|---|---|---|---|")
     print(
         f"| head alone | | | | {head_only['waste-v1 selection'] * 100:.1f} | "

@@ -17,7 +17,6 @@ from db.scrub import UnreadableImage, scrubbed
 from db.splits import split_of
 
 
-
 def dataset_path(digest: str, label: str, split: str, extension: str) -> str:
     """Where a harvested image lives, relative to the data dir (no user id in it)."""
     return f"dataset/{split}/{label}/{digest}.{extension}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from db.models import MemoryEntry, UserPrediction
-from tests.bot.conftest import REPO, BotHarness, buttons, consent
+from tests.bot.conftest import BotHarness, buttons, consent
+from tests.conftest import REPO
 from tests.fake_telegram import FakeUser
 
 WILD = REPO.parent / "shared" / "datasets" / "wild-v1"
@@ -20,7 +22,7 @@ TEST_SPLIT = WILD / "val" / "carton" / "1ca49dcb1c16fb48.jpg"
 
 async def _send(bot: BotHarness, user: FakeUser, photo: Path) -> tuple[str, dict[str, object]]:
     """The photo's answer: the predicted class and the bot's message."""
-    await bot.reply(await bot.tg.send_photo(user, photo.read_bytes()))
+    await bot.reply(await bot.tg.send_photo(user, await asyncio.to_thread(photo.read_bytes)))
     message = bot.last_message(user)
     async with bot.services.sessions() as session:
         row = await session.scalar(
@@ -69,7 +71,7 @@ async def test_photos_of_the_test_split_and_of_users_without_consent_are_not_lea
     label, message = await _send(bot, user, TEST_SPLIT)
     assert label != "carton"
     await _correct(bot, user, message, "carton")
-    await bot.reply(await bot.tg.send_photo(anonymous, MISREAD.read_bytes()))
+    await bot.reply(await bot.tg.send_photo(anonymous, await asyncio.to_thread(MISREAD.read_bytes)))
     await _correct(bot, anonymous, bot.last_message(anonymous), "carton")
     assert await _entries(bot) == 0
     assert len(bot.services.classifier.memory or []) == 0

@@ -33,20 +33,20 @@ def _clustered(n: int, seed: int, dims: int = 64) -> tuple[np.ndarray, np.ndarra
 
 
 def _memory(n: int = 400, capacity: int = 1000) -> Memory:
-    X, y = _clustered(n, 1)
-    return Memory(build_exemplars("bb", X, y, PARAMS, dims=32), capacity=capacity)
+    xs, y = _clustered(n, 1)
+    return Memory(build_exemplars("bb", xs, y, PARAMS, dims=32), capacity=capacity)
 
 
-def _exact(memory: Memory, X: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    Q = memory.exemplars.projection(X)
-    return np.sort(Q @ vectors.T, axis=1)[:, ::-1][:, : memory.params.k]
+def _exact(memory: Memory, xs: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    qs = memory.exemplars.projection(xs)
+    return np.sort(qs @ vectors.T, axis=1)[:, ::-1][:, : memory.params.k]
 
 
 def test_neighbours_are_the_nearest_entries() -> None:
     memory = _memory()
-    X, _ = _clustered(20, 2)
-    sims, labels = memory.neighbours(X)
-    exact = _exact(memory, X, memory.exemplars.vectors.astype(np.float32))
+    xs, _ = _clustered(20, 2)
+    sims, labels = memory.neighbours(xs)
+    exact = _exact(memory, xs, memory.exemplars.vectors.astype(np.float32))
     assert np.allclose(sims, exact, atol=2e-3)
     assert (np.diff(sims, axis=1) <= 1e-6).all()
     assert labels.min() >= 0
@@ -54,33 +54,33 @@ def test_neighbours_are_the_nearest_entries() -> None:
 
 def test_two_stage_search_finds_the_same_neighbours_over_many_entries() -> None:
     memory = _memory(capacity=20_000)
-    X, y = _clustered(6000, 3)
-    memory.add({i: (X[i], int(y[i])) for i in range(len(X))})
+    xs, y = _clustered(6000, 3)
+    memory.add({i: (xs[i], int(y[i])) for i in range(len(xs))})
     assert len(memory) == 6000 > CANDIDATES
     queries, _ = _clustered(50, 4)
     sims, _ = memory.neighbours(queries)
     everything = np.concatenate(
-        [memory.exemplars.vectors, memory.exemplars.projection(X).astype(np.float16)]
+        [memory.exemplars.vectors, memory.exemplars.projection(xs).astype(np.float16)]
     ).astype(np.float32)
     assert np.allclose(sims, _exact(memory, queries, everything), atol=2e-3)
 
 
 def test_entries_are_added_replaced_removed_and_bounded() -> None:
     memory = _memory(n=50, capacity=3)
-    X, _ = _clustered(5, 5)
-    memory.add({10: (X[0], 1), 11: (X[1], 2)})
+    xs, _ = _clustered(5, 5)
+    memory.add({10: (xs[0], 1), 11: (xs[1], 2)})
     assert memory.keys() == {10, 11}
-    memory.add({10: (X[0], 3)})  # relabelled: still one entry
-    sims, labels = memory.neighbours(X[:1])
+    memory.add({10: (xs[0], 3)})  # relabelled: still one entry
+    sims, labels = memory.neighbours(xs[:1])
     assert labels[0, 0] == 3 and sims[0, 0] == pytest.approx(1.0, abs=1e-3)
-    memory.add({12: (X[2], 4), 13: (X[3], 5)})  # over capacity: the oldest (10) leaves
+    memory.add({12: (xs[2], 4), 13: (xs[3], 5)})  # over capacity: the oldest (10) leaves
     assert memory.keys() == {11, 12, 13}
     memory.remove([11, 99])
     assert memory.keys() == {12, 13}
-    _, labels = memory.neighbours(X[2:4])
+    _, labels = memory.neighbours(xs[2:4])
     assert list(labels[:, 0]) == [4, 5]  # rows moved by the removal kept their labels
     memory.remove([12, 13])
-    sims, _ = memory.neighbours(X[:1])
+    sims, _ = memory.neighbours(xs[:1])
     assert sims[0, 0] < 0.99  # only exemplars left
 
 
@@ -98,10 +98,10 @@ def test_blend_only_with_a_close_enough_neighbour() -> None:
 
 
 def test_exemplars_file_round_trip_is_deterministic(tmp_path: Path) -> None:
-    X, y = _clustered(300, 6)
+    xs, y = _clustered(300, 6)
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
-    build_exemplars("bb", X, y, PARAMS, dims=16).save(one)
-    build_exemplars("bb", X, y, PARAMS, dims=16).save(two)
+    build_exemplars("bb", xs, y, PARAMS, dims=16).save(one)
+    build_exemplars("bb", xs, y, PARAMS, dims=16).save(two)
     assert one.read_bytes() == two.read_bytes()
     loaded = Exemplars.load(one)
     assert loaded.params == PARAMS and loaded.backbone == "bb"
