@@ -116,6 +116,13 @@ def test_shipped_model_has_its_memory(model_dir: Path) -> None:
     assert card["exemplars"] == len(memory.exemplars.labels) == 7246 + 403
     assert BlendParams(**card["params"]) == memory.params
     assert (model_dir / EXEMPLARS_FILE).stat().st_size < 4_000_000
+    figures = card["metrics"]
+    waste, wild = figures["waste-v1/val"], figures["wild-v1/val"]
+    assert waste["with_memory"]["n"] == 1574 and wild["with_memory"]["n"] == 419
+    assert waste["with_memory"]["accuracy"] >= waste["head"]["accuracy"] + 0.01
+    assert waste["with_memory"]["macro_f1"] >= waste["head"]["macro_f1"] + 0.01
+    assert wild["with_memory"]["accuracy"] >= wild["head"]["accuracy"] + 0.015
+    assert wild["with_memory"]["sure_wrong_share_of_all"] <= 0.015  # « sûr » stays honest
 
 
 def test_memory_of_another_backbone_is_ignored(model_dir: Path, tmp_path: Path) -> None:
