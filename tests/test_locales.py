@@ -57,3 +57,9 @@ def test_language_choice() -> None:
     assert pick_language(None, "en-GB") == "en"
     assert pick_language(None, "de") == "fr"
     assert pick_language(None, None, default="en") == "en"
+
+
+def test_catalogues_parse_without_errors() -> None:
+    for language in LANGUAGES:
+        with catalogue_path(language).open("rb") as handle:
+            read_po(handle, abort_invalid=True)
