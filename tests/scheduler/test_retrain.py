@@ -105,6 +105,7 @@ async def test_promotion_hot_reload_and_rollback(
         assert card["parent"] == first.version
         assert set(os.listdir(model_dir)) == {
             "backbone.tflite",
+            "exemplars.npz",
             "head.npz",
             "model.json",
         }
