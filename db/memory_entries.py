@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import MemoryEntry
 
-LOAD_BATCH = 2000
-"""Rows read per query when loading vectors."""
+LOAD_BATCH = 1000
+"""Rows read per query when loading vectors (3.4 MB of text each time)."""
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,13 @@ async def ids(session: AsyncSession, backbone: str, limit: int) -> list[int]:
 
 
 async def load(session: AsyncSession, entry_ids: Sequence[int]) -> list[StoredEntry]:
-    """The entries of ``entry_ids`` that still exist."""
-    found: list[StoredEntry] = []
-    for start in range(0, len(entry_ids), LOAD_BATCH):
-        rows = await session.execute(
-            select(MemoryEntry.id, MemoryEntry.label, MemoryEntry.vector).where(
-                MemoryEntry.id.in_(entry_ids[start : start + LOAD_BATCH])
-            )
+    """The entries of ``entry_ids`` that still exist (at most :data:`LOAD_BATCH` ids)."""
+    rows = await session.execute(
+        select(MemoryEntry.id, MemoryEntry.label, MemoryEntry.vector).where(
+            MemoryEntry.id.in_(entry_ids)
         )
-        found.extend(StoredEntry(r.id, r.label, r.vector) for r in rows)
-    return found
+    )
+    return [StoredEntry(r.id, r.label, r.vector) for r in rows]
 
 
 async def of_user(session: AsyncSession, user_id: int) -> list[int]:

@@ -93,17 +93,22 @@ def drop(classifier: Classifier, entry_ids: list[int]) -> None:
 
 async def sync(sessions: async_sessionmaker[AsyncSession], memory: Memory) -> tuple[int, int]:
     """Make ``memory`` hold the newest entries of its backbone in the table (at most its
-    capacity); returns (added, removed)."""
+    capacity), reading new rows a batch at a time; returns (added, removed)."""
+    added = 0
     async with sessions() as session:
         wanted = await memory_entries.ids(session, memory.backbone, memory.capacity)
         held = memory.keys()
         gone = held - set(wanted)
+        memory.remove(gone)
         new = [i for i in wanted if i not in held]
-        rows = await memory_entries.load(session, new)
-    memory.remove(gone)
-    known = [r for r in rows if r.label in CLASSES]
-    memory.add({r.id: (decode(r.vector), CLASSES.index(r.label)) for r in known})
-    return len(known), len(gone)
+        for start in range(0, len(new), memory_entries.LOAD_BATCH):
+            rows = await memory_entries.load(
+                session, new[start : start + memory_entries.LOAD_BATCH]
+            )
+            known = [r for r in rows if r.label in CLASSES]
+            memory.add({r.id: (decode(r.vector), CLASSES.index(r.label)) for r in known})
+            added += len(known)
+    return added, len(gone)
 
 
 async def load_memory(db_url: URL, classifier: Classifier) -> int:
