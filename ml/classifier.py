@@ -19,7 +19,7 @@ from PIL import Image
 from ml.embeddings import Backbone
 from ml.head import Head
 from ml.image_io import decode_image
-from ml.memory import EXEMPLARS_FILE, Exemplars, Memory
+from ml.memory import EXEMPLARS_FILE, MAX_USER_ENTRIES, Exemplars, Memory
 from ml.preprocess import preprocess
 
 TOP_K = 3
@@ -39,7 +39,7 @@ class Prediction:
 class _Bundle:
     """One loaded model directory (immutable once built)."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, memory_capacity: int) -> None:
         self.dir = Path(model_dir)
         self.card: dict[str, Any] = json.loads((self.dir / "model.json").read_text())
         self.classes: tuple[str, ...] = tuple(self.card["classes"])
@@ -52,15 +52,15 @@ class _Bundle:
             raise ValueError("head.npz and model.json disagree on the number of classes")
         self._local = threading.local()
         self.backbone_id = self.backbone().id  # fail fast on a broken file
-        self.memory = self._memory()
+        self.memory = self._memory(memory_capacity)
 
-    def _memory(self) -> Memory | None:
+    def _memory(self, capacity: int) -> Memory | None:
         """The memory of ``exemplars.npz``; None without the file or for another backbone."""
         path = self.dir / EXEMPLARS_FILE
         if not path.exists():
             return None
         exemplars = Exemplars.load(path)
-        return Memory(exemplars) if exemplars.backbone == self.backbone_id else None
+        return Memory(exemplars, capacity) if exemplars.backbone == self.backbone_id else None
 
     def backbone(self) -> Backbone:
         """This thread's interpreter."""
@@ -88,14 +88,16 @@ class _Bundle:
 class Classifier:
     """Photo -> :class:`Prediction`. Build with :meth:`load`."""
 
-    def __init__(self, bundle: _Bundle) -> None:
+    def __init__(self, bundle: _Bundle, memory_capacity: int) -> None:
         self._bundle = bundle
+        self._memory_capacity = memory_capacity
         self._reload_lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_dir: Path) -> Classifier:
-        """Load ``backbone.tflite``, ``head.npz`` and ``model.json`` from ``model_dir``."""
-        return cls(_Bundle(model_dir))
+    def load(cls, model_dir: Path, memory_capacity: int = MAX_USER_ENTRIES) -> Classifier:
+        """Load ``backbone.tflite``, ``head.npz``, ``model.json`` and ``exemplars.npz`` from
+        ``model_dir``; the memory keeps at most ``memory_capacity`` users' entries."""
+        return cls(_Bundle(model_dir, memory_capacity), memory_capacity)
 
     @property
     def version(self) -> str:
@@ -125,7 +127,7 @@ class Classifier:
     def reload(self, model_dir: Path) -> None:
         """Load another model directory and switch to it atomically."""
         with self._reload_lock:
-            bundle = _Bundle(model_dir)
+            bundle = _Bundle(model_dir, self._memory_capacity)
             self._bundle = bundle
 
     def classify_image(self, image: Image.Image) -> Prediction:

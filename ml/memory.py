@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 EXEMPLARS_FILE = "exemplars.npz"
-MAX_USER_ENTRIES = 50_000
-"""Users' entries a process keeps at most (the newest ones): about 34 MB of RAM, so that the
-bot stays under 300 MB (100,000 take 67 MB, BENCHMARKS.md)."""
+MAX_USER_ENTRIES = 30_000
+"""Users' entries a process keeps by default (the newest ones; ``DUMPIN_MEMORY_MAX_ENTRIES``):
+about 25 MB of the bot's RAM, which stays under 300 MB (50,000: +42 MB, BENCHMARKS.md)."""
 COARSE_DIMS = 32
 """Leading principal components that pre-select candidates (float32, 12.8 MB at 100,000)."""
 ADD_BATCH = 256
@@ -202,7 +202,7 @@ class Memory:
     def add(self, entries: Mapping[int, tuple[np.ndarray, int]]) -> None:
         """Add or replace users' entries ``{key: (embedding [D], label)}``; past the
         capacity the oldest entries leave."""
-        keys = list(entries)
+        keys = list(entries) if self.capacity > 0 else []
         for start in range(0, len(keys), ADD_BATCH):
             part = keys[start : start + ADD_BATCH]
             Z = self.exemplars.projection(np.stack([entries[k][0] for k in part]))

@@ -82,7 +82,9 @@ def _line(path: Path, prediction: Prediction, rule: Disposal, as_json: bool) -> 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     department = department_code(args.department)
     rules = asyncio.run(_rules(settings, department, args.lang))
-    classifier = Classifier.load(args.model or settings.shipped_model_dir)
+    classifier = Classifier.load(
+        args.model or settings.shipped_model_dir, settings.memory_max_entries
+    )
     asyncio.run(load_memory(settings.db_url, classifier))
     failed = 0
     for path in args.images:

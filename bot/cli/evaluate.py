@@ -57,7 +57,9 @@ def _text(report: EvalReport) -> str:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if not any((args.data / name).is_dir() for name in (*CLASSES, "val")):
         raise DumpinError(f"no labelled images in {args.data} (expected <class>/*.jpg)")
-    classifier = Classifier.load(args.model or settings.shipped_model_dir)
+    classifier = Classifier.load(
+        args.model or settings.shipped_model_dir, settings.memory_max_entries
+    )
     asyncio.run(load_memory(settings.db_url, classifier))
     report = evaluate(classifier, args.data, _progress)
     if report.n == 0:

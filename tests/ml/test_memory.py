@@ -145,3 +145,17 @@ def test_a_confirmed_photo_helps_the_next_similar_one(model_dir: Path, wild_dir:
     assert classifier.classify_path(path).label == "carton"
     classifier.memory.remove([1])
     assert classifier.classify_path(path).label != "carton"
+
+
+def test_capacity_is_kept_across_reloads(model_dir: Path) -> None:
+    classifier = Classifier.load(model_dir, memory_capacity=2)
+    xs, y = _clustered(3, 7, dims=1280)
+    assert classifier.memory is not None
+    classifier.memory.add({i: (xs[i], int(y[i])) for i in range(3)})
+    assert classifier.memory.keys() == {1, 2}
+    classifier.reload(model_dir)
+    assert classifier.memory is not None and classifier.memory.capacity == 2
+    none = Classifier.load(model_dir, memory_capacity=0).memory
+    assert none is not None
+    none.add({1: (xs[0], 1)})
+    assert len(none) == 0
