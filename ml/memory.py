@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 EXEMPLARS_FILE = "exemplars.npz"
-MAX_USER_ENTRIES = 30_000
+MAX_USER_ENTRIES = 20_000
 """Users' entries a process keeps by default (the newest ones; ``DUMPIN_MEMORY_MAX_ENTRIES``):
-about 25 MB of the bot's RAM, which stays under 300 MB (50,000: +42 MB, BENCHMARKS.md)."""
+the bot then stays under 300 MB (+26 MB; 50,000 take +42 MB, BENCHMARKS.md)."""
 COARSE_DIMS = 32
 """Leading principal components that pre-select candidates (float32, 12.8 MB at 100,000)."""
 ADD_BATCH = 256
