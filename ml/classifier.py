@@ -37,7 +37,7 @@ class Prediction:
 
 
 class _Bundle:
-    """One loaded model directory (immutable once built)."""
+    """One loaded model directory (immutable once built, but for its memory's users' entries)."""
 
     def __init__(self, model_dir: Path, memory_capacity: int) -> None:
         self.dir = Path(model_dir)
