@@ -10,7 +10,7 @@ ranks them on all. The
 with weight ``alpha``. Without such a neighbour the head's answer is left as it is.
 
 Thread-safe: mutations and queries take one lock (a query over 100,000 entries takes
-1.3-2 ms of CPU, BENCHMARKS.md).
+about 1.7 ms, BENCHMARKS.md).
 """
 
 from __future__ import annotations
