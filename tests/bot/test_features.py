@@ -10,23 +10,19 @@ from sqlalchemy import func, select
 
 from bench.botproc import phone_photos
 from db.models import User, UserDepartment, UserPrediction
-from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, photo_bytes, same_picture
+from tests.bot.conftest import (
+    ADMIN_ID,
+    BotHarness,
+    buttons,
+    consent,
+    photo_bytes,
+    same_picture,
+)
 from tests.bot.test_conversation import any_engine_bot, first_val
-from tests.fake_telegram import FakeUser
 from tests.located import located_jpeg, located_png, metadata_in
 from tests.test_cli import run_cli
 
 __all__ = ["any_engine_bot"]
-
-
-async def consent(bot: BotHarness, user: FakeUser, department: str | None = None) -> None:
-    """/start, accept, and optionally set the département."""
-    privacy = await bot.reply(await bot.tg.send_command(user, "/start"))
-    pressed = await bot.tg.press_button(user, privacy.result, "consent:yes")
-    await bot.reply(pressed, "editMessageText")
-    await bot.reply(pressed)
-    if department:
-        await bot.reply(await bot.tg.send_command(user, "/departement", department))
 
 
 async def test_album_gets_one_combined_reply(bot: BotHarness) -> None:

@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
 from db.models import Item, ItemSearch, SearchCount
-from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, start_bot
-from tests.bot.test_features import consent
+from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, consent, start_bot
 from tests.fake_telegram import FakeUser
 
 

@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "models",
     "erasures",
     "backups",
+    "memory_entries",
     "items",
     "item_names",
     "item_searches",
