@@ -47,7 +47,8 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 def copy_model(source: Path, models_root: Path, version: str) -> Path:
     """``<models root>/<version>/``: a copy of the model folder ``source`` (kept when already
-    there), written under a temporary name and renamed; safe when two processes do it."""
+    there; copied, not linked, so that no change to ``source`` reaches it), written under a
+    temporary name and renamed; safe when two processes do it."""
     target = models_root / version
     if (target / "model.json").is_file():
         return target.resolve()
@@ -56,7 +57,7 @@ def copy_model(source: Path, models_root: Path, version: str) -> Path:
     partial.mkdir(parents=True)
     try:
         for name in ("backbone.tflite", "head.npz", "model.json"):
-            link_or_copy(source / name, partial / name)
+            shutil.copyfile(source / name, partial / name)
         os.replace(partial, target)
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)
