@@ -6,9 +6,11 @@ for users' photos. It is cut in two halves (its packaging crops by source video,
 one half is "sent by users" and harvested as ``dumpin harvest`` splits it (70 % train, 15 %
 val, 15 % test, by hash), a head is fitted as ``dumpin retrain`` fits it (waste-v1/train +
 wild-v1/train at weight 1, the half's train split at the weight tried, balanced classes,
-plain views as the shipped card says) and scored on the other half (never trained on) and on
-waste-v1/val; then the halves swap. ``gate`` says whether the promotion gate
-(:mod:`ml.gate`) promotes it over the shipped head on the half's harvested test photos.
+plain views as the shipped card says; ``--without-extra``: no wild-v1/train, so that
+users' photos are the only real-world ones, as for a kind of photo no dataset covers) and
+scored on the other half (never trained on) and on waste-v1/val; then the halves swap.
+``gate`` says whether the promotion gate (:mod:`ml.gate`) promotes it over the shipped head
+on the half's harvested test photos.
 Embeddings come from the cache in ``DIR`` (computed there once by the shipped backbone).
 """
 
@@ -60,11 +62,16 @@ def main() -> int:
     parser.add_argument("--work", type=Path, required=True, help="embedding cache folder")
     parser.add_argument("--model", type=Path, default=REPO / "ml" / "models")
     parser.add_argument("--weights", type=float, nargs="+", default=[0, 1, 2, 3, 5, 10])
+    parser.add_argument(
+        "--without-extra",
+        action="store_true",
+        help="base = waste-v1/train only: users' photos are the only real-world ones",
+    )
     args = parser.parse_args()
     waste, wild = DATASETS / "waste-v1", DATASETS / "wild-v1"
     emb = ViewEmbedder(args.model / "backbone.tflite", args.work / "embeddings")
     shipped = Head.load(args.model / "head.npz").masking(CLASSES, {"dechets_verts"})
-    base = list_split(waste, "train") + list_split(wild, "train")
+    base = list_split(waste, "train") + ([] if args.without_extra else list_split(wild, "train"))
     base_val = list_split(waste, "val")
     x_base_val = emb.plain([s.path for s in base_val])
     folds = halves(wild)

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
+from ml.gate import FEW_USERS_RULE
 from ml.head import Head, train_head
 from ml.model_watch import watch_active_model
 from ml.registry import promote
@@ -86,6 +87,7 @@ async def test_promotion_hot_reload_and_rollback(
         await _harvested_dechets_verts(sessions, tiny_base, settings.data_dir)
         report = await retrain(settings, sessions)
         assert report is not None and report.promoted and report.reasons == []
+        assert report.rule == FEW_USERS_RULE  # 2 users' test photos cannot decide
         assert report.candidate["macro_f1"] > report.active["macro_f1"]
         assert report.candidate["per_class"]["dechets_verts"]["recall"] > 0
         await _wait_for(classifier, report.version)
