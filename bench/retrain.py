@@ -31,7 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--users", type=float, default=0.1, help="share of users' photos")
-    parser.add_argument("--weight", type=float, default=3.0, help="their weight")
+    parser.add_argument("--weight", type=float, default=5.0, help="their weight")
     args = parser.parse_args()
     x, y = synthetic(args.n)
     trained = np.ones(CLASSES, bool)

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     extra_dataset: Path = REPO.parent / "shared" / "datasets" / "wild-v1"
     """Real-world dataset whose train split the shipped head was also trained on; a retrain
     adds it when the folder exists."""
-    user_photo_weight: float = Field(default=3.0, ge=1.0)
+    user_photo_weight: float = Field(default=5.0, ge=1.0)
     """Weight of a harvested user photo in retraining, relative to a base photo of its class."""
     shipped_model_dir: Path = REPO / "ml" / "models"
     model_poll_seconds: float = Field(default=30.0, gt=0.0)
