@@ -1,6 +1,8 @@
 """Time one head retraining on 10,000 embeddings (13 classes, 1280-d), as ``dumpin retrain``
-fits it: ``python bench/retrain.py [--n 10000]`` (synthetic class clusters). Each training
-image gives ``head.train_views`` rows (plain + augmented views, 3 for the shipped model)."""
+fits it: ``python bench/retrain.py [--n 10000] [--users 0.1] [--weight 3]`` (synthetic class
+clusters; a share ``--users`` of the rows are users' photos weighing ``--weight``, classes
+balanced on the weighted counts). Each training image gives ``head.train_views`` rows (plain
++ augmented views; 1 for the shipped model)."""
 
 from __future__ import annotations
 
@@ -28,11 +30,14 @@ def main() -> int:
     """Print the wall time of one fit."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--users", type=float, default=0.1, help="share of users' photos")
+    parser.add_argument("--weight", type=float, default=5.0, help="their weight")
     args = parser.parse_args()
     x, y = synthetic(args.n)
     trained = np.ones(CLASSES, bool)
+    w = np.where(np.arange(args.n) < args.users * args.n, args.weight, 1.0)
     started = time.perf_counter()
-    head = train_head(x, y, balanced_class_weight(y, CLASSES), trained)
+    head = train_head(x, y, balanced_class_weight(y, CLASSES, w), trained, sample_weight=w)
     seconds = time.perf_counter() - started
     accuracy = float((head.predict_proba(x).argmax(1) == y).mean())
     print(

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     harvest_min_per_class: int = Field(default=10, ge=1)
     retrain_min_new: int = Field(default=200, ge=1)
     base_dataset: Path = REPO.parent / "shared" / "datasets" / "waste-v1"
+    extra_dataset: Path = REPO.parent / "shared" / "datasets" / "wild-v1"
+    """Real-world dataset whose train split the shipped head was also trained on; a retrain
+    adds it when the folder exists."""
+    user_photo_weight: float = Field(default=5.0, ge=1.0)
+    """Weight of a harvested user photo in retraining, relative to a base photo of its class."""
     shipped_model_dir: Path = REPO / "ml" / "models"
     model_poll_seconds: float = Field(default=30.0, gt=0.0)
     memory_poll_seconds: float = Field(default=30.0, gt=0.0)

@@ -32,9 +32,14 @@ def database_error(exc: DBAPIError) -> DumpinError:
     return DumpinError(f"database error: {reason}")
 
 
+def schema_missing(exc: DBAPIError) -> bool:
+    """Whether the failure is a table not created yet (``dumpin db upgrade`` not run)."""
+    return "no such table" in str(exc) or "doesn't exist" in str(exc)
+
+
 def reading_error(exc: DBAPIError) -> DumpinError:
     """A failure to read reference data: a schema or seed not yet made says how to make it."""
-    if "no such table" in str(exc) or "doesn't exist" in str(exc):
+    if schema_missing(exc):
         return DumpinError(
             "the database is not initialised: run `dumpin db upgrade && dumpin db seed`"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,6 +67,14 @@ async def touch(session: AsyncSession, profile: Profile) -> bool:
         return False
     await session.execute(update(User).where(User.id == profile.user_id).values(last_seen_at=now))
     return True
+
+
+async def admin_languages(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    """The language each of these users chose in the bot (those who chose one)."""
+    rows = await session.execute(
+        select(User.id, User.language).where(User.id.in_(list(ids)), User.language.is_not(None))
+    )
+    return {user_id: language for user_id, language in rows if language}
 
 
 async def set_language(session: AsyncSession, user_id: int, language: str) -> None:

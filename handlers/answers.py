@@ -104,7 +104,9 @@ async def _model_id(svc: Services, version: str) -> int | None:
     """The ``models`` row of the version that answered (read once per version)."""
     if version not in svc.model_ids:
         async with svc.sessions() as session:
-            found = await registry.model_id(session, version, svc.settings.shipped_model_dir)
+            found = await registry.model_id(
+                session, version, svc.settings.shipped_model_dir, svc.settings.data_dir / "models"
+            )
             await session.commit()
         if found is None:
             return None

@@ -60,9 +60,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=1, keepdims=True), np.float32)
 
 
-def balanced_class_weight(y: np.ndarray, num_classes: int) -> np.ndarray:
-    """``n / (k * count_c)`` for present classes, 0 for absent ones."""
-    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+def balanced_class_weight(
+    y: np.ndarray, num_classes: int, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """``n / (k * count_c)`` for present classes, 0 for absent ones; with ``sample_weight``
+    the counts are weighted, so that weighting samples moves weight within a class, never
+    between classes."""
+    counts = np.bincount(y, weights=sample_weight, minlength=num_classes).astype(np.float64)
     present = counts > 0
     w = np.zeros(num_classes)
     w[present] = counts.sum() / (present.sum() * counts[present])

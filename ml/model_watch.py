@@ -29,8 +29,10 @@ async def watch_active_model(
 ) -> None:
     """Run forever as a background task of the bot: every ``interval`` seconds, load the model
     the ``models`` table marks active if it is not the one serving. Calls in flight finish on
-    the old model. A model that fails to load is logged once and skipped until another one
-    becomes active; database errors are logged and retried."""
+    the old model. A model that fails to load, or whose files hold another version than its
+    row (e.g. a row pointing into an installed package that an upgrade replaced), is logged
+    once and skipped until another one becomes active; database errors are logged and
+    retried."""
     failed: str | None = None
     while True:
         try:
@@ -48,5 +50,15 @@ async def watch_active_model(
                     "cannot load the active model %s; keeping %s", row.version, classifier.version
                 )
             else:
-                log.info("model %s is now serving", row.version)
+                if classifier.version != row.version:
+                    failed = row.version
+                    log.warning(
+                        "the files of the active model %s (%s) hold model %s: serving it; "
+                        "activate a model to choose another",
+                        row.version,
+                        row.path,
+                        classifier.version,
+                    )
+                else:
+                    log.info("model %s is now serving", row.version)
         await asyncio.sleep(interval)

@@ -1,9 +1,13 @@
 """The ``models`` table: the active model (the shipped one until a retrain records it),
-candidates, promotion and rollback. The caller commits."""
+candidates, promotion and rollback. The caller commits; the callers that change which model
+is active hold ``scheduler.lock.models_lock``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DumpinError
 from db.models import HeldOutSample, Model, TrainingSample
+from ml.memory import EXEMPLARS_FILE
 
 ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
+MODEL_FILES = ("backbone.tflite", "head.npz", "model.json")
+"""What every model folder holds; ``exemplars.npz`` (the memory) comes with it when present."""
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
@@ -33,8 +40,44 @@ async def active_model(session: AsyncSession) -> Model | None:
     )
 
 
-async def ensure_active(session: AsyncSession, shipped_dir: Path) -> Model:
-    """The active row; records the shipped model as active when the table has none."""
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` at ``target`` (a copy across file systems)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def copy_model(source: Path, models_root: Path, version: str) -> Path:
+    """``<models root>/<version>/``: a copy of the model folder ``source`` (kept when already
+    there; copied, not linked, so that no change to ``source`` reaches it), written under a
+    temporary name and renamed; safe when two processes do it."""
+    target = models_root / version
+    if (target / "model.json").is_file():
+        return target.resolve()
+    partial = models_root / f".{version}.{os.getpid()}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        for name in MODEL_FILES:
+            shutil.copyfile(source / name, partial / name)
+        if (source / EXEMPLARS_FILE).is_file():  # the memory's shipped part
+            shutil.copyfile(source / EXEMPLARS_FILE, partial / EXEMPLARS_FILE)
+        os.replace(partial, target)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+        if not (target / "model.json").is_file():  # else another process copied it first
+            raise
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return target.resolve()
+
+
+async def ensure_active(session: AsyncSession, shipped_dir: Path, models_root: Path) -> Model:
+    """The active row; records the shipped model as active when the table has none, with a
+    copy of its files in ``models_root`` (the files of an installed package change with the
+    next upgrade; the recorded version must keep its own)."""
     row = await active_model(session)
     if row is not None:
         return row
@@ -43,16 +86,17 @@ async def ensure_active(session: AsyncSession, shipped_dir: Path) -> Model:
     row = await session.scalar(select(Model).where(Model.version == version))
     if row is None:
         counts = card.get("dataset", {}).get("train_counts", {})
-        row = Model(
-            version=version, path=str(shipped_dir), dataset_size=sum(counts.values()), metrics={}
-        )
+        path = await asyncio.to_thread(copy_model, shipped_dir, models_root, version)
+        row = Model(version=version, path=str(path), dataset_size=sum(counts.values()), metrics={})
         session.add(row)
     row.status = ACTIVE
     await session.flush()
     return row
 
 
-async def model_id(session: AsyncSession, version: str, shipped_dir: Path) -> int | None:
+async def model_id(
+    session: AsyncSession, version: str, shipped_dir: Path, models_root: Path
+) -> int | None:
     """The id of the row of ``version``. The shipped model, which serves before a retrain
     records it, is recorded on first use (:func:`ensure_active`); None for a version without
     a row. Call it first in its transaction: a row another process recorded at the same
@@ -61,7 +105,7 @@ async def model_id(session: AsyncSession, version: str, shipped_dir: Path) -> in
     found = await session.scalar(query)
     if found is None and version == str(read_card(shipped_dir)["version"]):
         try:
-            await ensure_active(session, shipped_dir)
+            await ensure_active(session, shipped_dir, models_root)
         except IntegrityError:
             await session.rollback()
         found = await session.scalar(query)
@@ -80,6 +124,18 @@ async def promote(session: AsyncSession, model_id: int) -> Model:
     row.status = ACTIVE
     await session.flush()
     return row
+
+
+async def swap_active(session: AsyncSession, expected_id: int, model_id: int) -> bool:
+    """Compare-and-swap: make ``model_id`` active only if ``expected_id`` still is (False, and
+    nothing changed, when another model became active meanwhile)."""
+    retired = await session.execute(
+        update(Model).where(Model.id == expected_id, Model.status == ACTIVE).values(status=RETIRED)
+    )
+    if retired.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await promote(session, model_id)
+    return True
 
 
 async def list_models(session: AsyncSession) -> list[Model]:

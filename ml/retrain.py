@@ -231,15 +231,20 @@ def train_on_views(
     views: int,
     seed: int,
     backgrounds: Sequence[Path] | None = None,
+    weights: np.ndarray | None = None,
 ) -> Head:
-    """A head fitted on plain + ``views`` augmented embeddings of ``paths``, class-weighted
-    on the images of the ``trained`` classes."""
+    """A head fitted on plain + ``views`` augmented embeddings of ``paths`` (the same views for
+    every image), class-weighted on the images of the ``trained`` classes; ``weights`` (one
+    per image, e.g. a domain weight) scale images within their class."""
     X = [emb.plain(paths)] + [emb.augmented(paths, v, seed, backgrounds) for v in range(views)]
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    keep = trained[y]
     return train_head(
         np.concatenate(X),
         np.tile(y, len(X)),
-        balanced_class_weight(y[trained[y]], len(CLASSES)),
+        balanced_class_weight(y[keep], len(CLASSES), w[keep]),
         trained,
+        sample_weight=np.tile(w, len(X)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import aiohttp
 
@@ -12,8 +13,9 @@ MAX_TEXT = 4000
 log = logging.getLogger(__name__)
 
 
-async def alert_admins(settings: Settings, text: str) -> int:
-    """Send ``text`` to every admin through ``sendMessage``; returns how many got it."""
+async def alert_admins(settings: Settings, text: str | Callable[[int], str]) -> int:
+    """Send ``text`` (or ``text(admin id)``, e.g. in each admin's language) to every admin
+    through ``sendMessage``; returns how many got it."""
     if not settings.admins:
         return 0
     try:
@@ -22,12 +24,14 @@ async def alert_admins(settings: Settings, text: str) -> int:
         log.warning("no bot token: alert not sent to the admins")
         return 0
     url = f"{settings.telegram_api_url}/bot{token}/sendMessage"
-    payload = {"text": text[:MAX_TEXT]}
     sent = 0
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
         for admin in sorted(settings.admins):
+            body = text if isinstance(text, str) else text(admin)
             try:
-                async with http.post(url, json={**payload, "chat_id": admin}) as reply:
+                async with http.post(
+                    url, json={"text": body[:MAX_TEXT], "chat_id": admin}
+                ) as reply:
                     if reply.status == 200:
                         sent += 1
                     else:

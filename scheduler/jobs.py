@@ -25,6 +25,7 @@ from db.media import MediaStore
 from db.models import utcnow
 from db.scrub import scrub_stored
 from db.session import create_engine, session_factory
+from db.users import admin_languages
 from scheduler.alerts import alert_admins
 from scheduler.backup import BackupReport, backup_dir, kept_backups, write_backup
 from scheduler.erasure_record import all_erasures, erasure_log, write_backup_copy
@@ -33,15 +34,20 @@ from scheduler.lock import instance_lock
 from scheduler.media_archive import archive_media
 from scheduler.purge import STRAY_MIN_AGE, PurgeReport, erasure_horizon, purge
 from scheduler.retrain import RetrainReport, Stopped, retrain
+from scheduler.retrain_text import report_text
 
 T = TypeVar("T")
 Job = Callable[[Settings, threading.Event], Awaitable[object]]
 log = logging.getLogger(__name__)
 
 
+SHARED_LOCKS = {"retrain-check": "retrain"}
+"""Jobs that run under another job's lock: the hourly check is a retrain."""
+
+
 async def locked(settings: Settings, name: str, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work()`` holding the job lock ``name`` (``LockBusy`` when it is already running)."""
-    async with instance_lock(settings.db_url, f"job-{name}"):
+    async with instance_lock(settings.db_url, f"job-{SHARED_LOCKS.get(name, name)}"):
         return await work()
 
 
@@ -184,10 +190,23 @@ async def purge_job(settings: Settings, _stop: threading.Event) -> PurgeReport:
 async def retrain_job(
     settings: Settings, stop: threading.Event, min_new: int = 0, promote: bool = True
 ) -> RetrainReport | None:
-    """Retrain (only with ``min_new`` new samples when that is set) and maybe promote."""
-    return await with_sessions(
-        settings, lambda sessions: retrain(settings, sessions, min_new, promote, stop)
-    )
+    """Retrain (only with ``min_new`` new samples when that is set) and maybe promote; the
+    admins get the report when the gate promoted or refused the candidate."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> RetrainReport | None:
+        report = await retrain(settings, sessions, min_new, promote, stop)
+        if report is not None and report.judged and settings.admins:
+            async with sessions() as session:
+                languages = await admin_languages(session, settings.admins)
+            await alert_admins(
+                settings,
+                lambda admin: report_text(
+                    report, languages.get(admin) or settings.default_language
+                ),
+            )
+        return report
+
+    return await with_sessions(settings, work)
 
 
 async def retrain_check_job(settings: Settings, stop: threading.Event) -> RetrainReport | None:

@@ -14,7 +14,7 @@ import fcntl
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,3 +121,14 @@ async def _server_lock(url: URL, name: str, wait: float) -> AsyncIterator[Held]:
                     await connection.execute(text("SELECT RELEASE_LOCK(:key)"), {"key": key})
     finally:
         await engine.dispose()
+
+
+MODELS_LOCK_WAIT = 60.0
+"""Seconds a change of the active model waits for another one to finish (each is short)."""
+
+
+def models_lock(url: URL) -> AbstractAsyncContextManager[Held]:
+    """The one lock under which the ``models`` table changes: a retrain recording and
+    promoting its candidate, ``dumpin models activate`` (rollback), the first recording of
+    the shipped model by a retrain."""
+    return instance_lock(url, "models", wait=MODELS_LOCK_WAIT)

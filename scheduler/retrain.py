@@ -1,5 +1,7 @@
-"""``dumpin retrain``: a new numpy head on base + harvested data, compared with the active
-model on the same test set, promoted only when it is at least as good."""
+"""``dumpin retrain``: a new numpy head on the base datasets and the harvested users' photos
+(weighted more), compared with the active model on the two parts of the fixed test set (base
+photos, users' photos) and promoted by the rule of :mod:`ml.gate`, compare-and-swap under the
+models lock."""
 
 from __future__ import annotations
 
@@ -23,19 +25,28 @@ from bot.errors import DumpinError
 from bot.settings import Settings
 from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
+from locales import N_
 from ml.augment import AUGMENT_VERSION
 from ml.dataset import list_split
+from ml.gate import Compared, Reason, Verdict, judge
 from ml.head import L2, LABEL_SMOOTHING, Head
 from ml.image_io import UnsupportedImage, decode_path
 from ml.memory import EXEMPLARS_FILE
-from ml.metrics import Metrics, compute_metrics
-from ml.registry import CANDIDATE, ensure_active, new_samples, promote, read_card
+from ml.metrics import compute_metrics
+from ml.registry import (
+    CANDIDATE,
+    active_model,
+    ensure_active,
+    link_or_copy,
+    new_samples,
+    read_card,
+    swap_active,
+)
 from ml.retrain import ViewEmbedder, background_sample, metrics_json, train_on_views
+from scheduler.lock import models_lock
 
 MIN_TRAIN_PER_CLASS = 5
 """A class is learnable with this many training images and at least one test image."""
-MAX_ACCURACY_DROP = 0.005
-MAX_RECALL_DROP = 0.15
 TRAIN_VIEWS, SEED = 3, 1234
 """Plain + augmented views per training image and their seed when the active model's card
 does not say (its ``head.train_views`` / ``head.seed``, as written by ``ml.retrain``)."""
@@ -51,40 +62,56 @@ class Stopped(DumpinError):
 
 @dataclass(frozen=True)
 class Labelled:
-    """An image file and its class index."""
+    """An image file, its class index and whether a user sent it (a harvested photo)."""
 
     path: Path
     label: int
+    user: bool = False
 
 
 @dataclass(frozen=True)
 class Fit:
-    """A trained candidate head and both models' results on the same test set."""
+    """A trained candidate head and both models' results on the same test photos: the base
+    ones, the users' ones and all of them."""
 
     head: Head
-    candidate: Metrics
-    active: Metrics
+    base: Compared
+    users: Compared
+    whole: Compared
     active_trained: np.ndarray
     train_counts: dict[str, int]
-    test_counts: dict[str, int]
+    user_train_counts: dict[str, int]
     train_views: int = TRAIN_VIEWS
     seed: int = SEED
     backgrounds: int = 0
+    user_weight: float = 1.0
 
 
 @dataclass(frozen=True)
 class RetrainReport:
-    """The recorded candidate and what happened to it."""
+    """The recorded candidate, both models on each part of the test set (``parts``: base,
+    users, whole -> candidate / active metrics) and what happened to the candidate."""
 
     model_id: int
     version: str
     promoted: bool
-    reasons: list[str]
-    candidate: dict[str, Any]
-    active: dict[str, Any]
+    judged: bool
+    rule: str
+    reasons: list[Reason]
+    parts: dict[str, dict[str, dict[str, Any]]]
     active_version: str
     seconds: float
     missing_files: int = 0
+
+    @property
+    def candidate(self) -> dict[str, Any]:
+        """The candidate's metrics on the whole test set."""
+        return self.parts["whole"]["candidate"]
+
+    @property
+    def active(self) -> dict[str, Any]:
+        """The active model's metrics on the whole test set."""
+        return self.parts["whole"]["active"]
 
 
 def load_head(model_dir: Path, card: dict[str, Any]) -> Head:
@@ -94,21 +121,9 @@ def load_head(model_dir: Path, card: dict[str, Any]) -> Head:
     return Head.load(model_dir / "head.npz").masking(CLASSES, card.get("untrained_classes", []))
 
 
-def verdict(fit: Fit) -> list[str]:
-    """Why the candidate must not replace the active model (empty: promote it)."""
-    new, old = fit.candidate, fit.active
-    reasons = []
-    if new.macro_f1 < old.macro_f1 - 1e-9:
-        reasons.append(f"macro-F1 {new.macro_f1:.4f} < active {old.macro_f1:.4f}")
-    if new.accuracy < old.accuracy - MAX_ACCURACY_DROP:
-        reasons.append(f"accuracy {new.accuracy:.4f} < active {old.accuracy:.4f} - 0.005")
-    for i, name in enumerate(CLASSES):
-        both = fit.head.trained[i] and fit.active_trained[i] and new.support[i] > 0
-        if both and new.recall[i] < old.recall[i] - MAX_RECALL_DROP:
-            reasons.append(
-                f"recall of {name} {new.recall[i]:.2f} < active {old.recall[i]:.2f} - 0.15"
-            )
-    return reasons
+def verdict(fit: Fit) -> Verdict:
+    """The promotion gate's verdict on the candidate (:func:`ml.gate.judge`)."""
+    return judge(fit.base, fit.users, fit.whole, fit.head.trained, fit.active_trained)
 
 
 def head_settings(card: dict[str, Any]) -> tuple[int, int]:
@@ -130,10 +145,12 @@ def fit_candidate(
     cache_root: Path,
     stop: threading.Event | None = None,
     backgrounds: list[Path] | None = None,
+    user_weight: float = 1.0,
 ) -> Fit:
     """Embed (cached), train a class-weighted head as ``ml.retrain`` trains the shipped one
-    (plain + the active card's number of augmented views, same seed), then evaluate it and
-    the active head on the plain views of ``test`` (blocking).
+    (plain + the active card's number of augmented views for every image, same seed), each
+    user photo weighing ``user_weight`` base photos of its class; then evaluate it and the
+    active head on the plain views of ``test`` (blocking).
 
     Augmentation backgrounds come from ``backgrounds`` (default: a bounded sample of
     ``train``); unreadable images are left out.
@@ -158,9 +175,11 @@ def fit_candidate(
     x_test = emb.plain([s.path for s in test])
     readable, readable_test = ~np.isnan(x).any(axis=1), ~np.isnan(x_test).any(axis=1)
     train = [s for s, ok in zip(train, readable, strict=True) if ok]
-    y = np.array([s.label for s in train], int)
+    test = [s for s, ok in zip(test, readable_test, strict=True) if ok]
     x_test = x_test[readable_test]
-    y_test = np.array([s.label for s, ok in zip(test, readable_test, strict=True) if ok], int)
+    y = np.array([s.label for s in train], int)
+    y_test = np.array([s.label for s in test], int)
+    from_user = np.array([s.user for s in train], bool)
     counts = np.bincount(y, minlength=len(CLASSES))
     test_counts = np.bincount(y_test, minlength=len(CLASSES))
     trained = (counts >= MIN_TRAIN_PER_CLASS) & (test_counts > 0)
@@ -168,21 +187,38 @@ def fit_candidate(
         raise DumpinError("fewer than two classes have enough training and test images")
     paths = [s.path for s in train]
     pool = background_sample(paths if backgrounds is None else backgrounds)
-    head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool)
+    weights = np.where(from_user, user_weight, 1.0)
+    head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool, weights)
+    new = head.predict_proba(x_test).argmax(1)
+    old = active_head.predict_proba(x_test).argmax(1)
+
+    def compared(mask: np.ndarray) -> Compared:
+        return Compared(
+            compute_metrics(y_test[mask], new[mask], len(CLASSES)),
+            compute_metrics(y_test[mask], old[mask], len(CLASSES)),
+        )
+
+    users = np.array([s.user for s in test], bool)
     return Fit(
         head=head,
-        candidate=compute_metrics(y_test, head.predict_proba(x_test).argmax(1), len(CLASSES)),
-        active=compute_metrics(y_test, active_head.predict_proba(x_test).argmax(1), len(CLASSES)),
+        base=compared(~users),
+        users=compared(users),
+        whole=compared(np.ones(len(test), bool)),
         active_trained=active_head.trained,
         train_counts=dict(zip(CLASSES, counts.tolist(), strict=True)),
-        test_counts=dict(zip(CLASSES, test_counts.tolist(), strict=True)),
+        user_train_counts=dict(
+            zip(CLASSES, np.bincount(y[from_user], minlength=len(CLASSES)).tolist(), strict=True)
+        ),
         train_views=train_views,
         seed=seed,
         backgrounds=len(pool),
+        user_weight=user_weight,
     )
 
 
-def write_model_dir(models_root: Path, active_dir: Path, fit: Fit, base: Path) -> Path:
+def write_model_dir(
+    models_root: Path, active_dir: Path, fit: Fit, datasets: dict[str, str]
+) -> Path:
     """``<models root>/<version>/``: the active backbone (hard link or copy), the new head and
     its card, written under a temporary name and renamed."""
     parent = read_card(active_dir)
@@ -213,15 +249,24 @@ def write_model_dir(models_root: Path, active_dir: Path, fit: Fit, base: Path) -
             "seed": fit.seed,
             "augment_backgrounds": fit.backgrounds,
             "embedding_dim": int(fit.head.W.shape[0]),
-            "class_weights": "balanced",
+            "class_weights": "balanced (on weighted counts)",
+            "user_photo_weight": fit.user_weight,
         },
         dataset={
-            "base": str(base),
+            **datasets,
             "harvested": "training_dataset / test_dataset (source user)",
             "train_counts": fit.train_counts,
-            "test_counts": fit.test_counts,
+            "user_train_counts": fit.user_train_counts,
+            "test_counts": {
+                part: dict(zip(CLASSES, c.candidate.support, strict=True))
+                for part, c in (("base", fit.base), ("users", fit.users))
+            },
         },
-        metrics={"test": metrics_json(fit.candidate)},
+        metrics={
+            "test": metrics_json(fit.whole.candidate),
+            "test_base": metrics_json(fit.base.candidate),
+            "test_users": metrics_json(fit.users.candidate),
+        },
     )
     if "memory" in parent:  # its figures were measured with the parent's head
         card["memory"] = {k: v for k, v in parent["memory"].items() if k != "metrics"}
@@ -230,9 +275,9 @@ def write_model_dir(models_root: Path, active_dir: Path, fit: Fit, base: Path) -
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        _link_or_copy(active_dir / "backbone.tflite", partial / "backbone.tflite")
+        link_or_copy(active_dir / "backbone.tflite", partial / "backbone.tflite")
         if (active_dir / EXEMPLARS_FILE).exists():  # the memory belongs to the backbone
-            _link_or_copy(active_dir / EXEMPLARS_FILE, partial / EXEMPLARS_FILE)
+            link_or_copy(active_dir / EXEMPLARS_FILE, partial / EXEMPLARS_FILE)
         fit.head.save(partial / "head.npz")
         (partial / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
         os.replace(partial, target)
@@ -240,13 +285,6 @@ def write_model_dir(models_root: Path, active_dir: Path, fit: Fit, base: Path) -
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return target.resolve()
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 async def _user_samples(
@@ -261,7 +299,11 @@ async def _user_samples(
     )
     test = await session.scalars(select(HeldOutSample).where(HeldOutSample.source == "user"))
     found = [
-        [Labelled(data_dir / r.path, CLASSES.index(r.label)) for r in rows if r.label in CLASSES]
+        [
+            Labelled(data_dir / r.path, CLASSES.index(r.label), user=True)
+            for r in rows
+            if r.label in CLASSES
+        ]
         for rows in (train, test)
     ]
     present = [[s for s in samples if s.path.is_file()] for samples in found]
@@ -276,6 +318,17 @@ def _base_samples(base: Path, split: str) -> list[Labelled]:
         raise DumpinError(f"base dataset {base}: {exc}") from None
 
 
+def _extra_samples(extra: Path) -> list[Labelled]:
+    """The train split of the real-world dataset, when it is there (it is optional)."""
+    if not (extra / "train").is_dir():
+        log.warning("retrain: no real-world dataset at %s: trained without it", extra)
+        return []
+    return _base_samples(extra, "train")
+
+
+CHANGED = N_("the active model changed during the retrain (compared with %(old)s, now %(new)s)")
+
+
 async def retrain(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -283,26 +336,32 @@ async def retrain(
     allow_promotion: bool = True,
     stop: threading.Event | None = None,
 ) -> RetrainReport | None:
-    """Train and record a candidate (None when fewer than ``min_new`` samples are new)."""
+    """Train and record a candidate (None when fewer than ``min_new`` samples are new); promote
+    it when the gate says so and the active model is still the one it was compared with."""
     started = time.monotonic()
     data_dir = settings.data_dir
     async with sessions() as session:
         if min_new and (count := await new_samples(session)) < min_new:
             log.info("retrain skipped: %d new samples since the last model (< %d)", count, min_new)
             return None
-        active = await ensure_active(session, settings.shipped_model_dir)
         user_train, user_test, missing = await _user_samples(session, data_dir)
+    async with models_lock(settings.db_url), sessions() as session:
+        active = await ensure_active(session, settings.shipped_model_dir, data_dir / "models")
         await session.commit()
     if missing:
         log.warning("retrain: %d harvested files missing (restored without --media?)", missing)
     active_dir = Path(active.path)
     base_train = _base_samples(settings.base_dataset, "train")
-    train = base_train + user_train
+    extra_train = _extra_samples(settings.extra_dataset)
+    train = base_train + extra_train + user_train
     test = _base_samples(settings.base_dataset, "val") + user_test
     log.info(
-        "retrain: %d training images (%d harvested), %d test images (%d harvested)",
+        "retrain: %d training images (%d real-world, %d harvested, weight %g), %d test images "
+        "(%d harvested)",
         len(train),
+        len(extra_train),
         len(user_train),
+        settings.user_photo_weight,
         len(test),
         len(user_test),
     )
@@ -313,51 +372,65 @@ async def retrain(
         test,
         data_dir / "embeddings",
         stop,
-        [s.path for s in base_train] or None,
+        [s.path for s in base_train + extra_train] or None,
+        settings.user_photo_weight,
     )
+    datasets = {"base": str(settings.base_dataset)}
+    if extra_train:
+        datasets["extra"] = str(settings.extra_dataset)
     model_dir = await asyncio.to_thread(
-        write_model_dir, data_dir / "models", active_dir, fit, settings.base_dataset
+        write_model_dir, data_dir / "models", active_dir, fit, datasets
     )
-    reasons = verdict(fit)
-    candidate, previous = metrics_json(fit.candidate), metrics_json(fit.active)
-    async with sessions() as session:
+    judged = verdict(fit)
+    parts = {
+        name: {"candidate": metrics_json(c.candidate), "active": metrics_json(c.active)}
+        for name, c in (("base", fit.base), ("users", fit.users), ("whole", fit.whole))
+    }
+    reasons = judged.reasons
+    async with models_lock(settings.db_url), sessions() as session:
         current = await session.get(Model, active.id)
         if current is not None and not current.metrics:
-            current.metrics = previous
+            current.metrics = parts["whole"]["active"]
         row = Model(
             version=model_dir.name,
             path=str(model_dir),
             status=CANDIDATE,
             dataset_size=len(train),
-            metrics={**candidate, "active_on_same_test": previous, "refused": reasons},
         )
         session.add(row)
         await session.flush()
-        promoted = allow_promotion and not reasons
-        if promoted:
-            await promote(session, row.id)
+        promoted = allow_promotion and judged.promote
+        if promoted and not await swap_active(session, active.id, row.id):
+            promoted = False
+            now = await active_model(session)
+            reasons = [Reason(CHANGED, {"old": active.version, "new": now.version if now else "-"})]
+        row.metrics = {
+            **parts["whole"]["candidate"],
+            "active_on_same_test": parts["whole"]["active"],
+            "compared_with": active.version,
+            "parts": {k: v for k, v in parts.items() if k != "whole"},
+            "rule": judged.rule,
+            "refused": [r.text() for r in reasons],
+            "user_photo_weight": settings.user_photo_weight,
+        }
         await session.commit()
     if promoted:
-        log.info(
-            "model %s promoted (macro-F1 %.4f vs %.4f)",
-            row.version,
-            fit.candidate.macro_f1,
-            fit.active.macro_f1,
-        )
+        log.info("model %s promoted over %s (rule %s)", row.version, active.version, judged.rule)
     else:
         log.warning(
             "model %s stays a candidate: %s",
             row.version,
-            "; ".join(reasons) or "promotion disabled",
+            "; ".join(r.text() for r in reasons) or "promotion disabled",
         )
     return RetrainReport(
-        row.id,
-        row.version,
-        promoted,
-        reasons,
-        candidate,
-        previous,
-        active.version,
-        time.monotonic() - started,
-        missing,
+        model_id=row.id,
+        version=row.version,
+        promoted=promoted,
+        judged=allow_promotion,
+        rule=judged.rule,
+        reasons=reasons,
+        parts=parts,
+        active_version=active.version,
+        seconds=time.monotonic() - started,
+        missing_files=missing,
     )

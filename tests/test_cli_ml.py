@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from bot.cli import main
+from ml.head import Head
 from tests.bot.conftest import DATASET
+from tests.conftest import REPO
+from tests.scheduler.conftest import model_copy
 from tests.test_cli import run_cli
 
 
@@ -64,3 +76,66 @@ def test_evaluate_json(tmp_path: Path) -> None:
 def test_evaluate_empty_folder(tmp_path: Path) -> None:
     result = run_cli("evaluate", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 1 and "no labelled images" in result.stderr
+
+
+@pytest.fixture
+def in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str]]:
+    """``dumpin ARGS`` in this process from ``tmp_path`` with no DUMPIN_ variable: exit code
+    and standard output. The command configures logging as a process of its own would (its
+    handler writes to the captured stream, its filter drops tracebacks after redacting them):
+    the root logger is given back as it was, so later tests log as before."""
+    for name in [k for k in os.environ if k.startswith("DUMPIN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+
+    def run(*args: str) -> tuple[int, str]:
+        code = main(list(args))
+        return code, capsys.readouterr().out
+
+    return run
+
+
+def test_evaluate_without_a_database_uses_the_shipped_model(
+    tmp_path: Path, in_process: Callable[..., tuple[int, str]]
+) -> None:
+    """From a fresh clone: no database yet, none created, the shipped model answers."""
+    (tmp_path / "set" / "verre").mkdir(parents=True)
+    shutil.copy(_val("verre", 1)[0], tmp_path / "set" / "verre")
+    shipped = json.loads((REPO / "ml" / "models" / "model.json").read_text())["version"]
+    code, out = in_process("evaluate", str(tmp_path / "set"), "--json")
+    assert code == 0 and json.loads(out)["model_version"] == shipped
+    assert not (tmp_path / "data" / "dumpin.db").exists()
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "dumpin.db").close()  # a database not migrated yet
+    code, out = in_process("evaluate", str(tmp_path / "set"), "--json")
+    assert code == 0 and json.loads(out)["model_version"] == shipped
+
+
+def test_classify_and_evaluate_default_to_the_active_model(
+    tmp_path: Path, in_process: Callable[..., tuple[int, str]]
+) -> None:
+    """What the bot answers with: the model the ``models`` table marks active."""
+    assert in_process("db", "upgrade")[0] == 0 and in_process("db", "seed")[0] == 0
+    shipped_dir = REPO / "ml" / "models"
+    head = Head.load(shipped_dir / "head.npz")
+    always_carton = replace(head, W=np.zeros_like(head.W), b=np.eye(13, dtype=np.float32)[1])
+    active = model_copy(shipped_dir, tmp_path / "models" / "carton-1", "carton-1", always_carton)
+    with sqlite3.connect(tmp_path / "data" / "dumpin.db") as db:
+        db.execute(
+            "INSERT INTO models (version, path, created_at, dataset_size, metrics, status) "
+            "VALUES ('carton-1', ?, '2026-01-01', 0, '{}', 'active')",
+            (str(active),),
+        )
+    photo = str(_val("verre", 1)[0])
+    assert json.loads(in_process("classify", photo, "--json")[1])["label"] == "carton"
+    chosen = in_process("classify", photo, "--json", "--model", str(shipped_dir))[1]
+    assert json.loads(chosen)["label"] == "verre"
+    (tmp_path / "set" / "verre").mkdir(parents=True)
+    shutil.copy(photo, tmp_path / "set" / "verre")
+    _, out = in_process("evaluate", str(tmp_path / "set"), "--json")
+    assert json.loads(out)["model_version"] == "carton-1"

@@ -16,7 +16,7 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 
 def extracted() -> set[str | tuple[str, ...]]:
     found: set[str | tuple[str, ...]] = set()
-    for folder in ("bot", "handlers", "locales"):
+    for folder in ("bot", "handlers", "locales", "ml", "scheduler"):
         for _file, _line, message, _comments, _context in extract_from_dir(
             REPO / folder, keywords=KEYWORDS
         ):

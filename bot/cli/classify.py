@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bot.cli.active_model import model_dir
 from bot.errors import DumpinError
 from bot.settings import Settings
 from db import geo
@@ -30,7 +31,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the rule")
     parser.add_argument(
-        "--model", type=Path, help="model folder (default: the shipped model, ml/models)"
+        "--model",
+        type=Path,
+        help="model folder (default: the active model, the one the bot answers with; the "
+        "shipped model ml/models until a retrain is promoted)",
     )
     parser.set_defaults(func=_run)
 
@@ -82,9 +86,7 @@ def _line(path: Path, prediction: Prediction, rule: Disposal, as_json: bool) -> 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     department = department_code(args.department)
     rules = asyncio.run(_rules(settings, department, args.lang))
-    classifier = Classifier.load(
-        args.model or settings.shipped_model_dir, settings.memory_max_entries
-    )
+    classifier = Classifier.load(model_dir(settings, args.model), settings.memory_max_entries)
     asyncio.run(load_memory(settings.db_url, classifier))
     failed = 0
     for path in args.images:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli.active_model import model_dir
 from bot.errors import DumpinError
 from bot.settings import Settings
 from db.categories import CLASSES
@@ -23,7 +24,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("data", type=Path, metavar="DIR", help="folder of <class>/*.jpg")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--model", type=Path, help="model folder (default: the shipped model, ml/models)"
+        "--model",
+        type=Path,
+        help="model folder (default: the active model, the one the bot answers with; the "
+        "shipped model ml/models until a retrain is promoted)",
     )
     parser.set_defaults(func=_run)
 
@@ -57,9 +61,7 @@ def _text(report: EvalReport) -> str:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if not any((args.data / name).is_dir() for name in (*CLASSES, "val")):
         raise DumpinError(f"no labelled images in {args.data} (expected <class>/*.jpg)")
-    classifier = Classifier.load(
-        args.model or settings.shipped_model_dir, settings.memory_max_entries
-    )
+    classifier = Classifier.load(model_dir(settings, args.model), settings.memory_max_entries)
     asyncio.run(load_memory(settings.db_url, classifier))
     report = evaluate(classifier, args.data, _progress)
     if report.n == 0:

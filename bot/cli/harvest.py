@@ -28,7 +28,8 @@ def _harvest(_args: argparse.Namespace, settings: Settings) -> int:
     for name, count in sorted(report.waiting.items()):
         print(f"{name}: {count} waiting (< {settings.harvest_min_per_class})")
     print(
-        f"{sum(report.added.values())} added; {report.duplicates} already in a dataset, "
+        f"{sum(report.added.values())} added, {report.relabelled} relabelled after a correction; "
+        f"{report.duplicates} already in a dataset, "
         f"{report.conflicting} with conflicting labels, {report.missing_files} files missing, "
         f"{report.unreadable} unreadable"
     )

@@ -11,6 +11,7 @@ from bot.settings import Settings
 from db.models import Model
 from ml.registry import list_models, promote
 from scheduler.jobs import run_command, with_sessions
+from scheduler.lock import models_lock
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +46,7 @@ def _list(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _activate(args: argparse.Namespace, settings: Settings) -> int:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> str:
-        async with sessions() as session:
+        async with models_lock(settings.db_url), sessions() as session:
             row = await promote(session, args.id)
             await session.commit()
             return row.version

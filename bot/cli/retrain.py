@@ -1,4 +1,4 @@
-"""``dumpin retrain``: train a candidate head, promote it when it is at least as good."""
+"""``dumpin retrain``: train a candidate head, promote it when the gate says so."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.settings import Settings
 from scheduler.jobs import retrain_job, run_command
+from scheduler.retrain_text import report_text
 
 
 def register(subparsers: Any) -> None:
@@ -15,8 +16,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "retrain",
         help="retrain the classifier head on base + harvested data",
-        description="Train a new head on the cached embeddings, evaluate it and the active "
-        "model on the same test set, promote it only when it is at least as good.",
+        description="Train a new head on the cached embeddings (base datasets and users' "
+        "photos, these weighted DUMPIN_USER_PHOTO_WEIGHT), compare it with the active model on "
+        "the base and the users' test photos, promote it when it is better on users' photos "
+        "and at most one point worse on base photos (docs/operations.md).",
     )
     parser.add_argument(
         "--if-new",
@@ -40,16 +43,10 @@ def _retrain(args: argparse.Namespace, settings: Settings) -> int:
     if report is None:
         print(f"fewer than {args.if_new} new samples: nothing to do")
         return 0
-    new, old = report.candidate, report.active
-    print(
-        f"candidate {report.version} (id {report.model_id}): accuracy {new['accuracy']:.4f}, "
-        f"macro-F1 {new['macro_f1']:.4f}; active {report.active_version}: "
-        f"accuracy {old['accuracy']:.4f}, macro-F1 {old['macro_f1']:.4f} ({report.seconds:.0f} s)"
-    )
+    print(report_text(report, "en"))
+    if not report.judged:
+        print("--no-promote: recorded as a candidate without being judged")
     if report.missing_files:
         print(f"{report.missing_files} harvested files missing: left out")
-    if report.promoted:
-        print(f"promoted {report.version}")
-    else:
-        print("not promoted: " + ("; ".join(report.reasons) or "--no-promote"))
+    print(f"model id {report.model_id}, {report.seconds:.0f} s")
     return 0

@@ -101,7 +101,12 @@ def tiny_base(root: Path) -> Path:
 async def test_retrain_killed(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     async with database("sqlite", tmp_path) as url:
-        env = environment(url, data_dir, DUMPIN_BASE_DATASET=str(tiny_base(tmp_path / "base")))
+        env = environment(
+            url,
+            data_dir,
+            DUMPIN_BASE_DATASET=str(tiny_base(tmp_path / "base")),
+            DUMPIN_EXTRA_DATASET=str(tmp_path / "no-extra-dataset"),
+        )
         # while embedding (always reached), then while writing the model folder (best effort:
         # the window is a few milliseconds)
         for marker, sure in ((data_dir / "embeddings", True), (data_dir / "models", False)):

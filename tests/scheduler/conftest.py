@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -67,14 +68,19 @@ def model_copy(shipped: Path, target: Path, version: str, head: Head | None = No
     return target
 
 
-def settings_for(url: URL, data_dir: Path, base: Path, shipped: Path) -> Settings:
-    """Settings pointing at a test database, data dir, base dataset and shipped model."""
+def settings_for(
+    url: URL, data_dir: Path, base: Path, shipped: Path, extra: Path | None = None, **more: Any
+) -> Settings:
+    """Settings pointing at a test database, data dir, base dataset and shipped model, and a
+    real-world dataset (none by default)."""
     return Settings(
         data_dir=data_dir,
         database_url=SecretStr(url.render_as_string(hide_password=False)),
         base_dataset=base,
+        extra_dataset=extra or base / "no-extra-dataset",
         shipped_model_dir=shipped,
         _env_file=None,  # type: ignore[call-arg]
+        **more,
     )
 
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import select, update
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.media import MediaStore
 from db.models import HeldOutSample, TrainingSample, User, UserPrediction
+from db.predictions import give_feedback
 from db.splits import split_of
-from scheduler.harvest import harvest
+from scheduler import harvest as harvest_module
+from scheduler.harvest import HarvestReport, harvest
 from tests.located import located_jpeg, located_png, metadata_in
 
 CONFIRMED = datetime(2024, 6, 1, 10, 0)
@@ -155,3 +161,99 @@ async def test_samples_hold_no_metadata(
         assert metadata_in(sample.read_bytes()) == []
         with Image.open(sample) as upright:  # the EXIF orientation applied before it went
             assert upright.size == ((32, 64) if data is files[0][1] else (64, 32))
+
+
+async def _harvest(sessions: async_sessionmaker[AsyncSession], data_dir: Path) -> HarvestReport:
+    async with sessions() as session:
+        report = await harvest(session, data_dir, min_per_class=1)
+        await session.commit()
+    return report
+
+
+async def _sample(sessions: async_sessionmaker[AsyncSession], digest: str) -> Any:
+    async with sessions() as session:
+        found = await session.scalar(
+            select(TrainingSample).where(TrainingSample.image_sha256 == digest)
+        )
+        return found or await session.scalar(
+            select(HeldOutSample).where(HeldOutSample.image_sha256 == digest)
+        )
+
+
+async def test_correction_after_harvest_relabels_the_sample(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    store = MediaStore(tmp_path)
+    async with sessions() as session:
+        session.add(User(id=7, consent_at=CONFIRMED))
+        await session.flush()
+        digests = [await _photo(session, store, 7, f"c{i}", "verre") for i in range(3)]
+        await session.commit()
+    assert (await _harvest(sessions, tmp_path)).added == {"verre": 3}
+    before = await _sample(sessions, digests[0])
+    async with sessions() as session:  # the user presses ✏️ Corriger -> papier, a week later
+        row = await session.scalar(
+            select(UserPrediction).where(UserPrediction.image_sha256 == digests[0])
+        )
+        assert row is not None and row.harvested_at is not None
+        give_feedback(row, "papier")
+        await session.commit()
+
+    report = await _harvest(sessions, tmp_path)
+    assert report.relabelled == 1 and report.duplicates == 0
+    sample = await _sample(sessions, digests[0])
+    assert sample.label == "papier"
+    assert sample.path == before.path.replace("/verre/", "/papier/")
+    assert (tmp_path / sample.path).is_file() and not (tmp_path / before.path).exists()
+    assert sample.added_at >= before.added_at  # counts as new for the hourly retrain check
+    again = await _harvest(sessions, tmp_path)
+    assert again.relabelled == 0 and again.duplicates == 0  # nothing left to harvest
+
+
+async def test_correction_during_a_harvest_is_not_lost(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The user corrects a photo between the harvest's reading and its marking the rows done."""
+    store = MediaStore(tmp_path)
+    async with sessions() as session:
+        session.add(User(id=7, consent_at=CONFIRMED))
+        await session.flush()
+        digests = [await _photo(session, store, 7, f"d{i}", "verre") for i in range(3)]
+        await session.commit()
+    sync_url = migrated_url.set(
+        drivername="sqlite" if migrated_url.get_backend_name() == "sqlite" else "mysql+pymysql"
+    )
+    original = harvest_module._add
+    corrected: list[str] = []
+
+    def add_while_corrected(session: AsyncSession, data_dir: Path, photo: Any) -> bool:
+        if not corrected:  # another connection: the bot recording the user's correction
+            engine = create_sync_engine(sync_url)
+            with engine.begin() as connection:
+                connection.execute(
+                    update(UserPrediction)
+                    .where(UserPrediction.image_sha256 == photo.digest)
+                    .values(
+                        corrected_class="papier",
+                        confirmed_at=CONFIRMED + timedelta(days=1),
+                        harvested_at=None,
+                    )
+                )
+            engine.dispose()
+            corrected.append(photo.digest)
+        return original(session, data_dir, photo)
+
+    monkeypatch.setattr(harvest_module, "_add", add_while_corrected)
+    assert (await _harvest(sessions, tmp_path)).added == {"verre": 3}
+    monkeypatch.setattr(harvest_module, "_add", original)
+    async with sessions() as session:
+        waiting = await session.scalar(
+            select(UserPrediction).where(UserPrediction.image_sha256 == corrected[0])
+        )
+    assert waiting is not None and waiting.harvested_at is None  # not marked done
+    assert (await _harvest(sessions, tmp_path)).relabelled == 1
+    assert (await _sample(sessions, corrected[0])).label == "papier"
+    assert {(await _sample(sessions, d)).label for d in digests if d != corrected[0]} == {"verre"}

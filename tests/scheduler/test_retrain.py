@@ -6,8 +6,11 @@ import asyncio
 import json
 import os
 import shutil
+import threading
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,12 +23,16 @@ from bot.settings import Settings
 from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
-from ml.head import train_head
+from ml.gate import FEW_USERS_RULE
+from ml.head import Head, train_head
 from ml.model_watch import watch_active_model
 from ml.registry import promote
 from ml.retrain import ViewEmbedder
+from scheduler import retrain as retrain_module
+from scheduler.jobs import run_scheduled
+from scheduler.lock import instance_lock
 from scheduler.retrain import retrain
-from tests.scheduler.conftest import model_copy, settings_for
+from tests.scheduler.conftest import SHIPPED, model_copy, settings_for
 
 
 async def _harvested_dechets_verts(
@@ -80,6 +87,7 @@ async def test_promotion_hot_reload_and_rollback(
         await _harvested_dechets_verts(sessions, tiny_base, settings.data_dir)
         report = await retrain(settings, sessions)
         assert report is not None and report.promoted and report.reasons == []
+        assert report.rule == FEW_USERS_RULE  # 2 users' test photos cannot decide
         assert report.candidate["macro_f1"] > report.active["macro_f1"]
         assert report.candidate["per_class"]["dechets_verts"]["recall"] > 0
         await _wait_for(classifier, report.version)
@@ -140,7 +148,7 @@ async def test_refusal_keeps_the_active_model(
 
     report = await retrain(settings, sessions)
     assert report is not None and not report.promoted
-    assert any("macro-F1" in reason for reason in report.reasons)
+    assert any("macro-F1" in reason.text() for reason in report.reasons)
     assert "stays a candidate" in caplog.text
     async with sessions() as session:
         statuses = {r.version: r.status for r in await session.scalars(select(Model))}
@@ -190,3 +198,64 @@ async def test_files_missing_after_a_restore_are_skipped(
         next((data_dir / "dataset" / split / "dechets_verts").iterdir()).unlink()
     report = await retrain(retrain_settings, sessions, allow_promotion=False)
     assert report is not None and report.missing_files == 2
+
+
+async def test_rollback_during_a_retrain_is_not_undone(
+    sessions: async_sessionmaker[AsyncSession],
+    retrain_settings: Settings,
+    shipped_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An admin rolls back with ``dumpin models activate`` while a retrain fits its head: the
+    retrain, which compared its candidate with the model active at its start, must not
+    promote it over the rollback."""
+    shipped = Head.load(shipped_model / "head.npz")
+    always_verre = replace(shipped, W=np.zeros_like(shipped.W), b=np.eye(len(CLASSES))[11])
+    weak = model_copy(shipped_model, tmp_path / "weak", "weak-1", always_verre)
+    settings = retrain_settings.model_copy(update={"shipped_model_dir": weak})
+    other = model_copy(shipped_model, tmp_path / "other", "other-1")
+    async with sessions() as session:
+        row = Model(version="other-1", path=str(other), status="retired")
+        session.add(row)
+        await session.commit()
+    fitted, resume = threading.Event(), threading.Event()
+    original = retrain_module.fit_candidate
+
+    def pausing(*args: Any, **kwargs: Any) -> Any:
+        fit = original(*args, **kwargs)
+        fitted.set()
+        resume.wait(60)
+        return fit
+
+    monkeypatch.setattr(retrain_module, "fit_candidate", pausing)
+    running = asyncio.create_task(retrain(settings, sessions))
+    try:
+        assert await asyncio.to_thread(fitted.wait, 120)
+        assert retrain_settings.database_url is not None
+        monkeypatch.setenv("DUMPIN_DATABASE_URL", retrain_settings.database_url.get_secret_value())
+        monkeypatch.setenv("DUMPIN_DATA_DIR", str(retrain_settings.data_dir))
+        assert await asyncio.to_thread(main, ["models", "activate", str(row.id)]) == 0
+    finally:
+        resume.set()
+        report = await running
+    assert report is not None and not report.promoted
+    assert "changed during the retrain" in report.reasons[0].text()
+    async with sessions() as session:
+        statuses = {r.version: r.status for r in await session.scalars(select(Model))}
+    assert statuses["other-1"] == "active" and statuses[report.version] == "candidate"
+    assert list(statuses.values()).count("active") == 1
+
+
+async def test_hourly_check_and_retrain_share_one_lock(migrated_url: URL, tmp_path: Path) -> None:
+    settings = settings_for(migrated_url, tmp_path, tmp_path, SHIPPED)
+    ran: list[str] = []
+
+    async def job(_settings: Settings, _stop: threading.Event) -> None:
+        ran.append("retrain-check")
+
+    async with instance_lock(migrated_url, "job-retrain"):  # a retrain is running
+        await run_scheduled(settings, "retrain-check", job, threading.Event())
+    assert ran == []
+    await run_scheduled(settings, "retrain-check", job, threading.Event())
+    assert ran == ["retrain-check"]
