@@ -22,6 +22,7 @@ async def on_stats(update: Update, context: Context) -> None:
         await on_unknown_command(update, context)
         return
     profile = await who(update, context)
+    await svc.search_counts.flush()  # the latest seconds of searches too
     async with svc.sessions() as session:
         figures = await stats.collect(session)
         searches = await items.search_figures(session)
