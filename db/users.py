@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Label, SQLColumnExpression, delete, select, update
+from sqlalchemy import Label, SQLColumnExpression, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User, UserDepartment, UserPrediction, table, utcnow
@@ -27,11 +27,7 @@ async def get_profile(session: AsyncSession, user_id: int) -> Profile | None:
 
     One query, as it runs for every update: the user's row and their latest département.
     """
-    found = await session.execute(
-        select(
-            User.consent_at, User.language, User.last_seen_at, _latest_department(User.id)
-        ).where(User.id == user_id)
-    )
+    found = await session.execute(_PROFILE, {"user_id": user_id})
     row = found.one_or_none()
     if row is None or row.consent_at is None:
         return None
@@ -94,6 +90,13 @@ def _latest_department(user_id: SQLColumnExpression[int] | int) -> Label[str | N
         .scalar_subquery()
         .label("department_code")
     )
+
+
+_PROFILE = select(
+    User.consent_at, User.language, User.last_seen_at, _latest_department(User.id)
+).where(User.id == bindparam("user_id"))
+"""The query of :func:`get_profile`, built once: building it and its cache key for every
+update cost more event-loop time than running it (BENCHMARKS.md, "Text answers")."""
 
 
 async def current_department(session: AsyncSession, user_id: int) -> str | None:
