@@ -125,7 +125,7 @@ async def run(args: argparse.Namespace) -> float:
                             await one()
                         cpu = time.thread_time() - cpu
                 log.close()
-    return cpu / args.texts
+    return cpu / int(args.texts)
 
 
 def main(argv: list[str] | None = None) -> int:
