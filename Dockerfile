@@ -17,9 +17,11 @@ RUN /opt/dumpin/bin/pip install . \
     && cd /tmp && /opt/dumpin/bin/python -c "from bot.settings import Settings; assert (Settings(_env_file=None).shipped_model_dir / 'model.json').is_file()"
 
 FROM ${PYTHON_IMAGE}
+# MPLCONFIGDIR: matplotlib's font cache (the /stats chart) stays in the container, out of /data
 ENV PATH=/opt/dumpin/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     DUMPIN_DATA_DIR=/data
 RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin dumpin \
     && mkdir -p /data/uploads /data/models /data/backups \

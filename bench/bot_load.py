@@ -31,6 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sqlalchemy.engine import URL
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -45,6 +48,10 @@ from bench.botproc import (  # noqa: E402
     scalar,
 )
 from bench.machine import describe  # noqa: E402
+from db.models import MemoryEntry, UserPrediction, utcnow  # noqa: E402
+from db.session import create_engine, session_factory  # noqa: E402
+from ml.embeddings import backbone_id  # noqa: E402
+from ml.memory_sync import encode  # noqa: E402
 from tests.db.search_queries import FRENCH  # noqa: E402
 from tests.fake_telegram import FakeUser  # noqa: E402
 from tests.fake_telegram.updates import JSONDict  # noqa: E402
@@ -299,6 +306,8 @@ async def run(args: argparse.Namespace) -> Result:
         async with database(args.db, data_dir) as url:
             ids = list(range(10_000, 10_000 + args.users))
             await add_users(url, ids[: int(len(ids) * CONSENTING)])
+            if args.memory_entries:
+                await add_memory_entries(url, ids[0], args.memory_entries)
             tg = BenchTelegram(tracker.on_reply, log_limit=LOG_LIMIT)
             async with tg:
                 users = [tg.user(uid) for uid in ids]
@@ -333,6 +342,46 @@ async def run(args: argparse.Namespace) -> Result:
                 rows = await scalar(url, "SELECT COUNT(*) FROM users_predictions")
     print(f"rows recorded: {rows}", file=sys.stderr)
     return _result(args, tracker, load, samples, drain, rss_peak, bench_cpu, cpu, lost, calls)
+
+
+async def add_memory_entries(url: URL, user_id: int, n: int) -> None:
+    """``n`` confirmed predictions of one user, each with a memory entry of the shipped
+    backbone (random embeddings), as if they had been confirmed through the buttons."""
+    backbone = backbone_id(REPO / "ml" / "models" / "backbone.tflite")
+    rng = np.random.default_rng(0)
+    engine = create_engine(url)
+    try:
+        for start in range(0, n, 2000):
+            count = min(2000, n - start)
+            async with session_factory(engine)() as session:
+                rows = [
+                    UserPrediction(
+                        user_id=user_id,
+                        image_sha256=f"{start + i:064x}",
+                        predicted_class="verre",
+                        confidence=0.9,
+                        top3=[],
+                        model_version="bench",
+                        confirmed_at=utcnow(),
+                    )
+                    for i in range(count)
+                ]
+                session.add_all(rows)
+                await session.flush()
+                vectors = np.abs(rng.standard_normal((count, 1280), np.float32))
+                session.add_all(
+                    MemoryEntry(
+                        prediction_id=row.id,
+                        user_id=user_id,
+                        backbone=backbone,
+                        label="verre",
+                        vector=encode(vector),
+                    )
+                    for row, vector in zip(rows, vectors, strict=True)
+                )
+                await session.commit()
+    finally:
+        await engine.dispose()
 
 
 async def _warm_up(load: Load, tracker: Tracker) -> None:
@@ -443,6 +492,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the bot's outgoing message limit (msg/s); 0 switches the limiter off",
     )
     parser.add_argument("--quick", action="store_true", help="10 s at 10/s with 20 users")
+    parser.add_argument(
+        "--memory-entries",
+        type=int,
+        default=0,
+        help="confirmed photos in the memory table before the bot starts (RAM with a full memory)",
+    )
     parser.add_argument("--json", type=Path, help="also write the full result here")
     parser.add_argument(
         "--checkout",

@@ -31,6 +31,7 @@ from handlers import (
     stats,
 )
 from locales import N_, translations
+from ml.memory_sync import watch_memory
 from ml.model_watch import watch_active_model
 
 log = logging.getLogger(__name__)
@@ -108,14 +109,19 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         ),
         name="model-watch",
     )
+    app.bot_data["memory_watch"] = asyncio.create_task(
+        watch_memory(services.sessions, services.classifier, services.settings.memory_poll_seconds),
+        name="memory-watch",
+    )
     log.info("bot @%s ready", app.bot.username)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
-    watch: asyncio.Task[None] | None = app.bot_data.pop("model_watch", None)
-    if watch is not None:
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
+    for name in ("model_watch", "memory_watch"):
+        watch: asyncio.Task[None] | None = app.bot_data.pop(name, None)
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
     services: Services = app.bot_data["services"]
     await services.close()

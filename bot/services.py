@@ -61,7 +61,7 @@ class Services:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            classifier=Classifier.load(settings.shipped_model_dir),
+            classifier=Classifier.load(settings.shipped_model_dir, settings.memory_max_entries),
             media=MediaStore(settings.data_dir),
             erasures=ErasureLog.open(settings.data_dir, settings.erasure_key),
         )

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from ml.memory import MAX_USER_ENTRIES
+
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "mysql+aiomysql")
 SUPPORTED_LANGUAGES = ("fr", "en")
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     base_dataset: Path = REPO.parent / "shared" / "datasets" / "waste-v1"
     shipped_model_dir: Path = REPO / "ml" / "models"
     model_poll_seconds: float = Field(default=30.0, gt=0.0)
+    memory_poll_seconds: float = Field(default=30.0, gt=0.0)
+    memory_max_entries: int = Field(default=MAX_USER_ENTRIES, ge=0)
     log_format: Literal["text", "json"] = "text"
     http_listen: str = "127.0.0.1:8080"
     webhook_listen: str = "0.0.0.0:8080"

@@ -1,23 +1,21 @@
-"""The admins' statistics as text, shared by ``/stats`` and ``dumpin stats``."""
+"""The admins' statistics as text: one function for ``/stats`` and ``dumpin stats``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.search_stats import search_lines
+from db import backups, items, stats
 from db.stats import Stats
+from locales import translations
+from locales.labels import LABELS
 
-BACKUP_SUFFIX = ".dumpin.sql.gz"
-
-
-def last_backup(data_dir: Path) -> datetime | None:
-    """When the newest backup in ``<data dir>/backups`` was written."""
-    backups = sorted((data_dir / "backups").glob(f"*{BACKUP_SUFFIX}"))
-    if not backups:
-        return None
-    return datetime.fromtimestamp(backups[-1].stat().st_mtime)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def card_metrics(card: dict[str, Any]) -> dict[str, Any]:
@@ -26,20 +24,42 @@ def card_metrics(card: dict[str, Any]) -> dict[str, Any]:
     return metrics
 
 
+async def stats_report(
+    session: AsyncSession, language: str, running: tuple[str, dict[str, Any]]
+) -> str:
+    """Every figure, one per line, in ``language``; ``running`` is the version and card
+    metrics of the model in use when the ``models`` table has no active row yet."""
+    _ = translations(language).gettext
+    lines = _lines(
+        await stats.collect(session),
+        _,
+        lambda category: _(LABELS[category]),
+        running,
+        await backups.latest(session),
+    )
+    lines.extend(search_lines(await items.search_figures(session), _))
+    return "\n".join(lines)
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
-def stats_lines(
+def _paris(utc: datetime) -> str:
+    """A naive UTC time as Paris wall-clock time."""
+    return utc.replace(tzinfo=UTC).astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
+
+
+def _lines(
     stats: Stats,
     _: Callable[[str], str],
     label: Callable[[str], str],
     model: tuple[str, dict[str, Any]],
     backup: datetime | None,
 ) -> list[str]:
-    """Every figure, one per line; ``model`` is the running model's version and card metrics."""
+    """Every figure but the searches, one per line; ``backup`` in naive UTC."""
     version, metrics = (stats.model_version, stats.model_metrics) if stats.model_version else model
-    lines = [
+    return [
         _("👥 Users: %(total)d (active in 7 days: %(active)d)")
         % {"total": stats.users, "active": stats.active_users_7d},
         _("📸 Photos: %(total)d (today: %(today)d, 7 days: %(week)d)")
@@ -56,7 +76,5 @@ def stats_lines(
         },
         _("📚 Training set: %(n)d images (%(new)d new since this model)")
         % {"n": stats.training_samples, "new": stats.new_samples},
-        _("💾 Last backup: %(when)s")
-        % {"when": backup.strftime("%Y-%m-%d %H:%M") if backup else _("never")},
+        _("💾 Last backup: %(when)s") % {"when": _paris(backup) if backup else _("never")},
     ]
-    return lines

@@ -141,6 +141,26 @@ class UserPrediction(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
+class MemoryEntry(Base):
+    """A confirmed photo of a consenting user in the classifier's nearest-neighbour memory:
+    its backbone embedding (float16, base64), the label the user gave and the backbone that
+    computed it. Deleted with its prediction (/oublier, retention purge)."""
+
+    __tablename__ = "memory_entries"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+    """Ids are never reused: other processes follow the table by them."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(
+        ForeignKey("users_predictions.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    backbone: Mapped[str] = mapped_column(String(16), index=True)
+    label: Mapped[str] = mapped_column(String(20))
+    vector: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class _DatasetRow:
     """Columns shared by the training and test dataset tables."""
 
@@ -174,6 +194,17 @@ class Erasure(Base):
 
     user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Backup(Base):
+    """A database backup file the scheduler wrote and still keeps. The files live in a volume
+    only the scheduler mounts: this row is how the bot's ``/stats`` knows about them."""
+
+    __tablename__ = "backups"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
 
 
 class Item(Base):

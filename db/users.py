@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Label, SQLColumnExpression, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import memory_entries
 from db.models import User, UserDepartment, UserPrediction, table, utcnow
 from db.upsert import upsert
 
@@ -116,6 +117,7 @@ async def forget(session: AsyncSession, user_id: int) -> list[str]:
             )
         )
     )
+    await memory_entries.delete_for_user(session, user_id)
     await session.execute(delete(UserPrediction).where(UserPrediction.user_id == user_id))
     await session.execute(delete(UserDepartment).where(UserDepartment.user_id == user_id))
     await session.execute(delete(User).where(User.id == user_id))

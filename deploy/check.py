@@ -150,7 +150,8 @@ async def _stack_checks(stack: Stack, tg: FakeTelegram, photo: Photo, step: Step
         await stack("start", "bot", "scheduler")
         await stack.wait_answering()
         restored = await stack.snapshot()
-        if restored.rows != at_backup.rows:
+        listed = "backups"  # the backup files kept, recorded after the restore: not restored
+        if restored.rows | {listed: 0} != at_backup.rows | {listed: 0}:
             raise CheckFailed(f"restored rows {restored.rows} != backed up {at_backup.rows}")
         await user.department()
     async with step(f"bot image under {proofs.APP_IMAGE_MAX_MB} MB"):

@@ -20,7 +20,8 @@ APP_IMAGE_MAX_MB = 600
 
 async def backup(stack: Stack) -> str:
     """``dumpin backup --media`` in the scheduler: its files land in the backups volume, owned
-    by the app user; the bot does not see them. Returns the SQL backup's name."""
+    by the app user; the bot does not see them, but its figures (``/stats``) report the backup.
+    Returns the SQL backup's name."""
     await stack.exec("scheduler", "dumpin", "backup", "--media")
     listing = await stack.exec("scheduler", "ls", "-ln", "/data/backups")
     say(listing)
@@ -34,6 +35,9 @@ async def backup(stack: Stack) -> str:
         raise CheckFailed(f"{sql[-1]} is not in the backups volume ({volume})")
     if (seen := await stack.inside("bot", "ls", "-A", "/data/backups")).strip():
         raise CheckFailed(f"the bot sees backups:\n{seen}")
+    figures = await stack.exec("bot", "dumpin", "stats", "--lang", "en")
+    if "Last backup: never" in figures:
+        raise CheckFailed(f"the bot does not know of the backup (/stats):\n{figures}")
     return sql[-1]
 
 

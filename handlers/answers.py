@@ -6,13 +6,15 @@ import asyncio
 import logging
 import secrets
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.services import Services
 from db import predictions
 from db.media import extension_of, sha256
 from db.models import UserPrediction
 from handlers.common import Context, Who, memory, services
 from handlers.render import Answer
-from ml import registry
+from ml import memory_sync, registry
 from ml.classifier import Prediction
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,25 @@ async def choose(context: Context, who: Who, key: str, category: str) -> bool:
             return False
         predictions.give_feedback(row, category)
         await session.commit()
+    if memory_sync.learns_from(row.image_sha256, row.image_path):
+        await _learn(services(context), row, who.user_id, category)
     return True
+
+
+async def _learn(svc: Services, row: UserPrediction, user_id: int, label: str) -> None:
+    """Put the confirmed photo into the classifier's memory (a failure only costs that)."""
+    try:
+        await memory_sync.learn(
+            svc.sessions,
+            svc.classifier,
+            svc.inference,
+            svc.settings.data_dir / str(row.image_path),
+            prediction_id=row.id,
+            user_id=user_id,
+            label=label,
+        )
+    except SQLAlchemyError:
+        log.exception("memory: the confirmed photo %d was not recorded", row.id)
 
 
 def forget_memory(context: Context) -> None:

@@ -11,6 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from db import erasures
 from handlers.answers import forget_memory
 from handlers.common import Context, button_row, services, who
+from ml import memory_sync
 
 
 async def on_forget(update: Update, context: Context) -> None:
@@ -37,9 +38,11 @@ async def on_confirm(update: Update, context: Context) -> None:
         text = profile._("Nothing was deleted.")
     else:
         svc = services(context)
+        learnt = await memory_sync.entries_of(svc.sessions, profile.user_id)
         async with svc.sessions() as session:
             paths = await erasures.erase(session, svc.erasures, profile.user_id)
             await session.commit()
+        memory_sync.drop(svc.classifier, learnt)
         await asyncio.to_thread(svc.media.delete_all, paths)
         forget_memory(context)
         text = profile._("🗑 Done: I have deleted everything I knew about you.")

@@ -31,6 +31,11 @@ def privacy_text(profile: Who, settings: Settings) -> str:
                 "after /oublier, which deletes everything else about you at any time."
             ),
             _(
+                "🧠 Photos you confirm or correct also teach me at once: I keep a numeric "
+                "fingerprint of each one (not the image) with its label, to recognise similar "
+                "photos better. /oublier deletes it like the rest."
+            ),
+            _(
                 "🗓 <b>How long, and backups</b>\nPhotos are stored without their location or "
                 "any other hidden data. Photos you neither confirm nor correct are deleted "
                 "after %(photo_days)d days, and everything about you after %(inactive_days)d "

@@ -1,4 +1,5 @@
-"""Runtime waste classifier: TFLite backbone + numpy head (no TensorFlow import).
+"""Runtime waste classifier: TFLite backbone + numpy head (no TensorFlow import), with the
+nearest-neighbour memory (:mod:`ml.memory`) of the model's ``exemplars.npz`` when it has one.
 
 Thread-safe: every thread gets its own TFLite interpreter; :meth:`Classifier.reload`
 swaps the whole model bundle atomically, calls in flight finish on the old one.
@@ -18,6 +19,7 @@ from PIL import Image
 from ml.embeddings import Backbone
 from ml.head import Head
 from ml.image_io import decode_image
+from ml.memory import EXEMPLARS_FILE, MAX_USER_ENTRIES, Exemplars, Memory
 from ml.preprocess import preprocess
 
 TOP_K = 3
@@ -35,9 +37,9 @@ class Prediction:
 
 
 class _Bundle:
-    """One loaded model directory (immutable once built)."""
+    """One loaded model directory (immutable once built, but for its memory's users' entries)."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, memory_capacity: int) -> None:
         self.dir = Path(model_dir)
         self.card: dict[str, Any] = json.loads((self.dir / "model.json").read_text())
         self.classes: tuple[str, ...] = tuple(self.card["classes"])
@@ -49,7 +51,16 @@ class _Bundle:
         if self.head.W.shape[1] != len(self.classes):
             raise ValueError("head.npz and model.json disagree on the number of classes")
         self._local = threading.local()
-        self.backbone()  # fail fast on a broken file
+        self.backbone_id = self.backbone().id  # fail fast on a broken file
+        self.memory = self._memory(memory_capacity)
+
+    def _memory(self, capacity: int) -> Memory | None:
+        """The memory of ``exemplars.npz``; None without the file or for another backbone."""
+        path = self.dir / EXEMPLARS_FILE
+        if not path.exists():
+            return None
+        exemplars = Exemplars.load(path)
+        return Memory(exemplars, capacity) if exemplars.backbone == self.backbone_id else None
 
     def backbone(self) -> Backbone:
         """This thread's interpreter."""
@@ -59,8 +70,16 @@ class _Bundle:
             self._local.backbone = backbone
         return backbone
 
+    def embed(self, array: np.ndarray) -> np.ndarray:
+        """The backbone's embedding [D] of a preprocessed image."""
+        return self.backbone().embed(array)
+
     def predict(self, array: np.ndarray) -> Prediction:
-        proba = self.head.predict_proba(self.backbone().embed(array)[None])[0]
+        embedding = self.embed(array)[None]
+        proba = self.head.predict_proba(embedding)
+        if self.memory is not None:
+            proba = self.memory.blend(proba, embedding)
+        proba = proba[0]
         order = np.argsort(-proba)[:TOP_K]
         top = tuple((self.classes[i], float(proba[i])) for i in order)
         return Prediction(label=top[0][0], confidence=top[0][1], top=top, model=self.version)
@@ -69,14 +88,16 @@ class _Bundle:
 class Classifier:
     """Photo -> :class:`Prediction`. Build with :meth:`load`."""
 
-    def __init__(self, bundle: _Bundle) -> None:
+    def __init__(self, bundle: _Bundle, memory_capacity: int) -> None:
         self._bundle = bundle
+        self._memory_capacity = memory_capacity
         self._reload_lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_dir: Path) -> Classifier:
-        """Load ``backbone.tflite``, ``head.npz`` and ``model.json`` from ``model_dir``."""
-        return cls(_Bundle(model_dir))
+    def load(cls, model_dir: Path, memory_capacity: int = MAX_USER_ENTRIES) -> Classifier:
+        """Load ``backbone.tflite``, ``head.npz``, ``model.json`` and ``exemplars.npz`` from
+        ``model_dir``; the memory keeps at most ``memory_capacity`` users' entries."""
+        return cls(_Bundle(model_dir, memory_capacity), memory_capacity)
 
     @property
     def version(self) -> str:
@@ -93,10 +114,20 @@ class Classifier:
         """The parsed ``model.json`` of the current model."""
         return self._bundle.card
 
+    @property
+    def memory(self) -> Memory | None:
+        """The current model's nearest-neighbour memory (a new object after a reload)."""
+        return self._bundle.memory
+
+    @property
+    def backbone_id(self) -> str:
+        """Id of the current model's backbone (what users' memory entries are keyed by)."""
+        return self._bundle.backbone_id
+
     def reload(self, model_dir: Path) -> None:
         """Load another model directory and switch to it atomically."""
         with self._reload_lock:
-            bundle = _Bundle(model_dir)
+            bundle = _Bundle(model_dir, self._memory_capacity)
             self._bundle = bundle
 
     def classify_image(self, image: Image.Image) -> Prediction:
@@ -110,3 +141,8 @@ class Classifier:
     def classify_path(self, path: Path) -> Prediction:
         """Classify an image file."""
         return self.classify_bytes(Path(path).read_bytes())
+
+    def embed_path(self, path: Path) -> tuple[str, np.ndarray]:
+        """The backbone id and the embedding of an image file, for the memory."""
+        bundle = self._bundle
+        return bundle.backbone_id, bundle.embed(preprocess(decode_image(Path(path).read_bytes())))

@@ -8,15 +8,16 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.engine import URL
 
-from bot.stats_text import BACKUP_SUFFIX
+from db.backups import BackupFile
 from scheduler.dump import dump_database
 
+BACKUP_SUFFIX = ".dumpin.sql.gz"
 PARTIAL_SUFFIX = ".partial"
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
@@ -61,13 +62,23 @@ def private_file(path: Path) -> BinaryIO:
 
 
 def backup_name(when: datetime) -> str:
-    """``YYYYMMDDHHMM.dumpin.sql.gz`` (the name ``bot.stats_text`` looks for)."""
+    """``YYYYMMDDHHMM.dumpin.sql.gz``."""
     return f"{when:%Y%m%d%H%M}{BACKUP_SUFFIX}"
 
 
 def list_backups(directory: Path) -> list[Path]:
     """Complete backups, oldest first (partial files are never listed)."""
     return sorted(directory.glob(f"*{BACKUP_SUFFIX}"))
+
+
+def kept_backups(directory: Path) -> dict[str, BackupFile]:
+    """Every complete backup with its write time (UTC) and size, for the ``backups`` table."""
+    found = {}
+    for path in list_backups(directory):
+        info = path.stat()
+        written = datetime.fromtimestamp(info.st_mtime, UTC).replace(tzinfo=None)
+        found[path.name] = BackupFile(written, info.st_size)
+    return found
 
 
 def prune(directory: Path, keep: int) -> list[Path]:

@@ -14,15 +14,7 @@ from db.categories import CLASSES
 from db.media import extension_of
 from db.models import HeldOutSample, TrainingSample, User, UserPrediction, utcnow
 from db.scrub import UnreadableImage, scrubbed
-
-SPLIT_BUCKETS = 20
-"""``int(sha[-8:], 16) % 20``: 0-13 train (70 %), 14-16 val (15 %), 17-19 test (15 %)."""
-
-
-def split_of(digest: str) -> str:
-    """The deterministic split of an image, from its SHA-256."""
-    bucket = int(digest[-8:], 16) % SPLIT_BUCKETS
-    return "train" if bucket < 14 else "val" if bucket < 17 else "test"
+from db.splits import split_of
 
 
 def dataset_path(digest: str, label: str, split: str, extension: str) -> str:

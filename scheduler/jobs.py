@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import DumpinError
 from bot.logs import redact
 from bot.settings import Settings
-from db import predictions
+from db import backups, predictions
 from db.erasures import Erasures
 from db.errors import database_error
 from db.media import MediaStore
@@ -26,7 +26,7 @@ from db.models import utcnow
 from db.scrub import scrub_stored
 from db.session import create_engine, session_factory
 from scheduler.alerts import alert_admins
-from scheduler.backup import BackupReport, backup_dir, write_backup
+from scheduler.backup import BackupReport, backup_dir, kept_backups, write_backup
 from scheduler.erasure_record import all_erasures, erasure_log, write_backup_copy
 from scheduler.harvest import HarvestReport, harvest
 from scheduler.lock import instance_lock
@@ -88,7 +88,21 @@ async def backup_job(
             tar,
             count,
         )
+    await record_backups(settings)
     return report
+
+
+async def record_backups(settings: Settings) -> None:
+    """Write the kept backups into the ``backups`` table, where the bot (which does not
+    mount the backups volume) reads when the last one was made."""
+    files = await asyncio.to_thread(kept_backups, backup_dir(settings.data_dir))
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session:
+            await backups.record(session, files)
+            await session.commit()
+
+    await with_sessions(settings, work)
 
 
 async def full_backup_job(settings: Settings, stop: threading.Event) -> BackupReport:

@@ -15,7 +15,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.logs import redact
 from bot.settings import Settings
 from scheduler.alerts import alert_admins
 from scheduler.backup import backup_dir, list_backups
@@ -24,9 +26,11 @@ from scheduler.jobs import (
     full_backup_job,
     harvest_job,
     purge_job,
+    record_backups,
     retrain_check_job,
     retrain_job,
     run_scheduled,
+    secrets,
 )
 from scheduler.lock import Held, LockLost, instance_lock
 
@@ -101,6 +105,16 @@ def backup_overdue(data_dir: Path, now: float) -> bool:
     return not found or now - found[-1].stat().st_mtime > BACKUP_PERIOD_SECONDS
 
 
+async def record_backups_at_start(settings: Settings) -> None:
+    """Record backups copied into the folder while the scheduler was down; a failure (a
+    database not migrated yet) is logged, not fatal: the next backup records them all."""
+    try:
+        await record_backups(settings)
+    except SQLAlchemyError as exc:
+        reason = redact(str(exc).splitlines()[0], secrets(settings))
+        log.warning("kept backups not recorded for /stats: %s", reason)
+
+
 async def watch_lock(held: Held, every: float) -> None:
     """Return once the lock is gone (checked every ``every`` seconds)."""
     while await held.check():  # noqa: ASYNC110 (the server's state: nothing to await)
@@ -119,6 +133,7 @@ async def run_scheduler(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+        await record_backups_at_start(settings)
         tracker = JobTracker(settings)
         scheduler = build_scheduler(tracker)
         scheduler.start()

@@ -16,7 +16,7 @@ from db.erasures import Erasures
 from db.media import MediaStore
 from db.migrate import upgrade
 from scheduler.erasure_record import all_erasures, erasure_log
-from scheduler.jobs import with_sessions
+from scheduler.jobs import record_backups, with_sessions
 from scheduler.media_archive import extract_media
 from scheduler.restore import restore_database
 
@@ -64,4 +64,5 @@ async def restore_service(
 
     erased, count, referenced = await with_sessions(settings, erase_again)
     deleted = await asyncio.to_thread(MediaStore(settings.data_dir).delete_unreferenced, referenced)
+    await record_backups(settings)  # the restored table predates the backups made since
     return RestoreOutcome(report.rows, restored, len(erased), count, len(deleted))

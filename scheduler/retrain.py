@@ -27,6 +27,7 @@ from ml.augment import AUGMENT_VERSION
 from ml.dataset import list_split
 from ml.head import L2, LABEL_SMOOTHING, Head
 from ml.image_io import UnsupportedImage, decode_path
+from ml.memory import EXEMPLARS_FILE
 from ml.metrics import Metrics, compute_metrics
 from ml.registry import CANDIDATE, ensure_active, new_samples, promote, read_card
 from ml.retrain import ViewEmbedder, background_sample, metrics_json, train_on_views
@@ -222,12 +223,16 @@ def write_model_dir(models_root: Path, active_dir: Path, fit: Fit, base: Path) -
         },
         metrics={"test": metrics_json(fit.candidate)},
     )
+    if "memory" in parent:  # its figures were measured with the parent's head
+        card["memory"] = {k: v for k, v in parent["memory"].items() if k != "metrics"}
     target = models_root / version
     partial = models_root / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
         _link_or_copy(active_dir / "backbone.tflite", partial / "backbone.tflite")
+        if (active_dir / EXEMPLARS_FILE).exists():  # the memory belongs to the backbone
+            _link_or_copy(active_dir / EXEMPLARS_FILE, partial / EXEMPLARS_FILE)
         fit.head.save(partial / "head.npz")
         (partial / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
         os.replace(partial, target)

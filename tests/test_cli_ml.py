@@ -58,6 +58,7 @@ def test_evaluate_json(tmp_path: Path) -> None:
     assert {"n", "accuracy", "macro_f1", "per_class", "confusion"} <= set(report)
     assert report["n"] == 4 and len(report["confusion"]) == 13
     assert "4/4" in result.stderr
+    assert not (tmp_path / "data").exists()  # no database: none created to read the memory
 
 
 def test_evaluate_empty_folder(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from db.errors import reading_error
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier, Prediction
 from ml.image_io import UnsupportedImage
+from ml.memory_sync import load_memory
 
 
 def register(subparsers: Any) -> None:
@@ -81,7 +82,10 @@ def _line(path: Path, prediction: Prediction, rule: Disposal, as_json: bool) -> 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     department = department_code(args.department)
     rules = asyncio.run(_rules(settings, department, args.lang))
-    classifier = Classifier.load(args.model or settings.shipped_model_dir)
+    classifier = Classifier.load(
+        args.model or settings.shipped_model_dir, settings.memory_max_entries
+    )
+    asyncio.run(load_memory(settings.db_url, classifier))
     failed = 0
     for path in args.images:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from bot.settings import Settings
 from db.categories import CLASSES
 from ml.classifier import Classifier
 from ml.evaluate import EvalReport, evaluate
+from ml.memory_sync import load_memory
 
 
 def register(subparsers: Any) -> None:
@@ -55,9 +57,11 @@ def _text(report: EvalReport) -> str:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if not any((args.data / name).is_dir() for name in (*CLASSES, "val")):
         raise DumpinError(f"no labelled images in {args.data} (expected <class>/*.jpg)")
-    report = evaluate(
-        Classifier.load(args.model or settings.shipped_model_dir), args.data, _progress
+    classifier = Classifier.load(
+        args.model or settings.shipped_model_dir, settings.memory_max_entries
     )
+    asyncio.run(load_memory(settings.db_url, classifier))
+    report = evaluate(classifier, args.data, _progress)
     if report.n == 0:
         raise DumpinError(f"no labelled images in {args.data} (expected <class>/*.jpg)")
     if args.json:

@@ -78,6 +78,16 @@ class BotHarness:
         return self.tg.messages(user)[-1]
 
 
+async def consent(bot: BotHarness, user: FakeUser, department: str | None = None) -> None:
+    """/start, accept, and optionally set the département."""
+    privacy = await bot.reply(await bot.tg.send_command(user, "/start"))
+    pressed = await bot.tg.press_button(user, privacy.result, "consent:yes")
+    await bot.reply(pressed, "editMessageText")
+    await bot.reply(pressed)
+    if department:
+        await bot.reply(await bot.tg.send_command(user, "/departement", department))
+
+
 def buttons(message: dict[str, Any]) -> list[str]:
     """Callback data of every inline button of a message."""
     markup = message.get("reply_markup") or {}

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+from PIL import Image
 from sqlalchemy import func, select
 
 from bench.botproc import phone_photos
 from db.models import User, UserDepartment, UserPrediction
-from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, photo_bytes, same_picture
-from tests.bot.test_conversation import first_val
-from tests.fake_telegram import FakeUser
+from tests.bot.conftest import (
+    ADMIN_ID,
+    BotHarness,
+    buttons,
+    consent,
+    photo_bytes,
+    same_picture,
+)
+from tests.bot.test_conversation import any_engine_bot, first_val
 from tests.located import located_jpeg, located_png, metadata_in
+from tests.test_cli import run_cli
 
-
-async def consent(bot: BotHarness, user: FakeUser, department: str | None = None) -> None:
-    """/start, accept, and optionally set the département."""
-    privacy = await bot.reply(await bot.tg.send_command(user, "/start"))
-    pressed = await bot.tg.press_button(user, privacy.result, "consent:yes")
-    await bot.reply(pressed, "editMessageText")
-    await bot.reply(pressed)
-    if department:
-        await bot.reply(await bot.tg.send_command(user, "/departement", department))
+__all__ = ["any_engine_bot"]
 
 
 async def test_album_gets_one_combined_reply(bot: BotHarness) -> None:
@@ -151,6 +154,46 @@ async def test_stats_for_admins_only(bot: BotHarness) -> None:
     figures = (await bot.reply(await tg.send_command(admin, "/stats"))).params["text"]
     assert "Utilisateurs : 1" in figures and "Photos : 1" in figures
     assert "Modèle" in figures and "Dernière sauvegarde : jamais" in figures
+
+
+async def test_stats_chart_for_admins_and_the_same_figures_as_the_command(
+    any_engine_bot: BotHarness, tmp_path: Path
+) -> None:
+    bot, tg = any_engine_bot, any_engine_bot.tg
+    user, admin = tg.user(3007), tg.user(ADMIN_ID)
+    await consent(bot, user, "33")
+    answer = await bot.reply(await tg.send_photo(user, photo_bytes(first_val("verre"))))
+    fix = next(b for b in buttons(answer.result) if b.startswith("fix:"))
+    await tg.press_button(user, answer.result, fix)
+    await tg.wait_for("editMessageReplyMarkup")
+    await tg.press_button(user, bot.last_message(user), f"set:{fix.split(':')[1]}:dechets_verts")
+    await tg.wait_for("editMessageText")
+
+    await bot.reply(await tg.send_command(user, "/stats"))
+    figures = (await bot.reply(await tg.send_command(admin, "/stats"))).params["text"]
+    chart = await bot.reply(await tg.send_text(admin, "x"), "sendPhoto")
+    image = Image.open(io.BytesIO(chart.files["photo"].data))
+    assert (image.format, image.size) == ("PNG", (1080, 1620))
+    assert "Corrections : 100.0 % sur 1 vérifiées" in figures
+    assert not [r for r in tg.requests("sendPhoto") if r.params["chat_id"] == user.id]
+    assert not [r for r in tg.requests("sendChatAction") if r.params["chat_id"] == user.id]
+
+    png = tmp_path / "chart.png"
+    url = bot.settings.db_url.render_as_string(hide_password=False)
+    env = {"DUMPIN_DATA_DIR": str(tmp_path / "cli"), "DUMPIN_DATABASE_URL": url}
+    result = run_cli("stats", "--png", str(png), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{figures}\nchart written to {png}\n"  # one report, two ways
+    with Image.open(png) as written:
+        assert written.size == (1080, 1620)
+
+
+async def test_stats_of_a_new_install_say_the_chart_comes_later(bot: BotHarness) -> None:
+    figures = await bot.reply(await bot.tg.send_command(bot.tg.user(ADMIN_ID), "/stats"))
+    assert figures.params["text"].endswith("📈 Un graphique viendra avec les premières photos.")
+    assert "Photos : 0" in figures.params["text"]
+    await bot.reply(await bot.tg.send_text(bot.tg.user(ADMIN_ID), "bonjour"))
+    assert bot.tg.requests("sendPhoto") == []
 
 
 async def test_phone_photo_downloaded_at_the_smallest_size_that_suffices(bot: BotHarness) -> None:

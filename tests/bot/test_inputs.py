@@ -8,9 +8,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from db.models import UserPrediction
-from tests.bot.conftest import BotHarness, buttons, photo_bytes
+from tests.bot.conftest import BotHarness, buttons, consent, photo_bytes
 from tests.bot.test_conversation import first_val
-from tests.bot.test_features import consent
 
 
 async def _count_predictions(bot: BotHarness) -> int:

@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from db.models import Base, UserDepartment
-from tests.bot.conftest import BotHarness
-from tests.bot.test_features import consent
+from tests.bot.conftest import BotHarness, consent
 
 
 async def _saved(bot: BotHarness, user_id: int) -> str | None:

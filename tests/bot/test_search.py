@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Item, ItemSearch, SearchCount
 from db.session import create_engine, session_factory
-from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, start_bot
-from tests.bot.test_features import consent
+from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, consent, start_bot
 from tests.fake_telegram import FakeUser
 
 

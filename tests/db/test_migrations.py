@@ -24,6 +24,8 @@ EXPECTED_TABLES = {
     "test_dataset",
     "models",
     "erasures",
+    "backups",
+    "memory_entries",
     "items",
     "item_names",
     "item_searches",

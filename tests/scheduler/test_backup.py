@@ -8,21 +8,30 @@ import os
 import sqlite3
 import stat
 import tarfile
+import threading
 import tracemalloc
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import DumpinError
+from bot.stats_text import PARIS
+from db import backups
 from db.media import MediaStore
-from db.models import User, UserPrediction
+from db.models import Backup, User, UserPrediction
+from db.session import create_engine, session_factory
 from scheduler.backup import backup_name, list_backups, prune, write_backup
 from scheduler.dump import mysql_connection
+from scheduler.jobs import backup_job, record_backups
 from scheduler.media_archive import archive_media, extract_media
+from scheduler.recovery import restore_service
 from scheduler.restore import restore_database
+from tests.bot.conftest import ADMIN_ID, start_bot
+from tests.conftest import bot_settings
 from tests.scheduler.dbsnap import snapshot, wipe
 from tests.scheduler.test_harvest import tiny_jpeg
 
@@ -231,3 +240,36 @@ async def test_restore_streams_the_dump(migrated_url: URL, tmp_path: Path) -> No
     assert peak < 8e6  # the 15 MB script was never held, one statement at a time
     restored = await asyncio.to_thread(snapshot, migrated_url)
     assert len(restored["padding"]) == PADDING_ROWS
+
+
+async def test_the_bot_reports_backups_it_cannot_see(migrated_url: URL, tmp_path: Path) -> None:
+    """In the compose stack only the scheduler mounts the backups volume: the bot must learn
+    of the last backup from the database, and a restore must not take that knowledge back."""
+    async for bot in start_bot(migrated_url, tmp_path / "bot"):
+        scheduler = bot.settings.model_copy(update={"data_dir": tmp_path / "scheduler"})
+        backup = await backup_job(scheduler, threading.Event())
+        admin = bot.tg.user(ADMIN_ID)
+        figures = (await bot.reply(await bot.tg.send_command(admin, "/stats"))).params["text"]
+    assert not (tmp_path / "bot" / "backups").exists()
+    written = datetime.fromtimestamp(backup.path.stat().st_mtime, PARIS)
+    assert f"Dernière sauvegarde : {written:%Y-%m-%d %H:%M}" in figures
+
+    await restore_service(scheduler, backup.path, overwrite=True, media=False)
+    async with session_factory(engine := create_engine(migrated_url))() as session:
+        assert list(await session.scalars(select(Backup.name))) == [backup.path.name]
+    await engine.dispose()
+
+
+async def test_the_backups_table_follows_the_folder(migrated_url: URL, tmp_path: Path) -> None:
+    settings = bot_settings("http://127.0.0.1:9", tmp_path, migrated_url, backup_keep=2)
+    for day in (1, 2, 3):
+        await asyncio.to_thread(write_backup, migrated_url, tmp_path, 2, datetime(2026, 11, day))
+    kept = list_backups(tmp_path / "backups")
+    kept[0].unlink()
+    await record_backups(settings)
+    engine = create_engine(migrated_url)
+    async with session_factory(engine)() as session:
+        rows = list(await session.scalars(select(Backup)))
+        assert [(r.name, r.size) for r in rows] == [(kept[1].name, kept[1].stat().st_size)]
+        assert await backups.latest(session) == rows[0].written_at
+    await engine.dispose()

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.media import MediaStore
 from db.models import HeldOutSample, TrainingSample, User, UserPrediction
-from scheduler.harvest import harvest, split_of
+from db.splits import split_of
+from scheduler.harvest import harvest
 from tests.located import located_jpeg, located_png, metadata_in
 
 CONFIRMED = datetime(2024, 6, 1, 10, 0)

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from bench.botproc import scalar
 from bot.settings import Settings
 from scheduler.jobs import run_scheduled
 from scheduler.lock import LockBusy, instance_lock
@@ -229,3 +230,20 @@ async def test_missed_weekly_backup_runs_at_start(migrated_url: URL, tmp_path: P
         await asyncio.wait_for(process.wait(), 30)
     assert len(list(directory.glob("*.dumpin.sql.gz"))) == 2
     assert len(list(directory.glob("*.media.tar"))) == 1  # the scheduled backup has the media
+
+
+async def test_backups_found_at_start_are_recorded_for_the_bot(
+    migrated_url: URL, tmp_path: Path
+) -> None:
+    directory = tmp_path / "data" / "backups"
+    directory.mkdir(parents=True)
+    copied = directory / "202611260000.dumpin.sql.gz"  # e.g. brought back with the volume
+    copied.write_bytes(b"x" * 10)
+    process = await dumpin(environment(migrated_url, tmp_path / "data"), "scheduler")
+    assert process.stderr is not None
+    try:
+        await _read_until(process.stderr, "scheduler running")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    assert await scalar(migrated_url, "SELECT name FROM backups WHERE size = 10") == copied.name

@@ -95,6 +95,8 @@ async def test_promotion_hot_reload_and_rollback(
         model_dir = Path(rows[report.version].path)
         card = json.loads((model_dir / "model.json").read_text())
         assert "dechets_verts" in card["trained_classes"]  # learnable now that it has data
+        assert classifier.memory is not None  # the memory follows the backbone it was built on
+        assert "metrics" not in card["memory"]  # measured with the parent's head
         shipped_head = json.loads((shipped_model / "model.json").read_text())["head"]
         assert card["head"]["train_views"] == shipped_head["train_views"]  # as ml.retrain
         assert card["head"]["seed"] == shipped_head["seed"]
@@ -103,6 +105,7 @@ async def test_promotion_hot_reload_and_rollback(
         assert card["parent"] == first.version
         assert set(os.listdir(model_dir)) == {
             "backbone.tflite",
+            "exemplars.npz",
             "head.npz",
             "model.json",
         }

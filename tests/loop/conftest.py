@@ -1,0 +1,162 @@
+"""The learning loop with real photos: a consenting user sends half of wild-v1/val through the
+fake Bot API and confirms or corrects every answer with the buttons, as people do.
+
+:class:`Loop` holds the database and data folder the bot used, the two halves, and ways to
+measure: ``dumpin classify`` on the held-out half, the default model on waste-v1/val from
+cached embeddings (the backbone's output does not change while the loop runs; the memory
+and the head are applied as ``dumpin classify`` applies them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+from db.migrate import upgrade
+from db.models import UserPrediction
+from db.seed import seed
+from db.session import create_engine, session_factory
+from db.splits import split_of
+from ml.classifier import Classifier
+from ml.dataset import Sample, list_split
+from ml.memory_sync import load_memory
+from ml.retrain import ViewEmbedder
+from tests.bot.conftest import BotHarness, buttons, consent, start_bot
+from tests.conftest import REPO
+from tests.fake_telegram import FakeUser
+from tests.test_cli import run_cli
+
+DATASETS = REPO.parent / "shared" / "datasets"
+WILD, WASTE = DATASETS / "wild-v1", DATASETS / "waste-v1"
+TEACHER = 7001
+"""The simulated consenting user."""
+CLASSIFY_CHUNK = 120
+"""Files per ``dumpin classify`` call."""
+
+
+def _sha(sample: Sample) -> str:
+    return hashlib.sha256(sample.path.read_bytes()).hexdigest()
+
+
+def halves(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """(sent, held): half of the photos each, by hash. The sent half takes the photos whose
+    hash puts them in the train split first (only those reach the memory and the training
+    set), so the held half keeps every val- and test-split photo and is never learnt from."""
+    order = sorted(samples, key=lambda s: (split_of(_sha(s)) != "train", _sha(s)))
+    half = len(order) // 2
+    return order[:half], order[half:]
+
+
+@dataclass
+class Loop:
+    """The loop's database, data folder and photos."""
+
+    url: URL
+    data_dir: Path
+    sent: list[Sample]
+    held: list[Sample]
+    cache: Path
+    answers: list[str] = field(default_factory=list)
+    """The bot's first answer to each sent photo."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the ``dumpin`` commands need to use the bot's database and data."""
+        return {
+            "DUMPIN_DATA_DIR": str(self.data_dir),
+            "DUMPIN_DATABASE_URL": self.url.render_as_string(hide_password=False),
+        }
+
+    async def teach(self) -> None:
+        """Run the bot; the user sends the sent half one photo at a time (well under the
+        per-chat cap), pressing ✅ on right answers and ✏️ then the true class on wrong ones."""
+        async for bot in start_bot(self.url, self.data_dir):
+            user = bot.tg.user(TEACHER, "Teacher", language_code="fr")
+            await consent(bot, user, "33")
+            for sample in self.sent:
+                self.answers.append(await _teach_one(bot, user, sample))
+
+    def classify(self, samples: list[Sample]) -> float:
+        """Top-1 of ``dumpin classify --json`` (default model) on ``samples``."""
+        right = 0
+        for start in range(0, len(samples), CLASSIFY_CHUNK):
+            part = samples[start : start + CLASSIFY_CHUNK]
+            result = run_cli(
+                "classify", *(str(s.path) for s in part), "--json", env=self.env, cwd=REPO
+            )
+            assert result.returncode == 0, result.stderr
+            labels = [json.loads(line)["label"] for line in result.stdout.splitlines()]
+            right += sum(label == s.class_name for label, s in zip(labels, part, strict=True))
+        return right / len(samples)
+
+    async def waste_val(self) -> float:
+        """Top-1 of the default model, with the memory as stored now, on waste-v1/val."""
+        classifier = Classifier.load(REPO / "ml" / "models")
+        await load_memory(self.url, classifier)
+        samples = list_split(WASTE, "val")
+        x = ViewEmbedder(REPO / "ml" / "models" / "backbone.tflite", self.cache).plain(
+            [s.path for s in samples]
+        )
+        bundle = classifier._bundle
+        proba = bundle.head.predict_proba(x)
+        if bundle.memory is not None:
+            proba = bundle.memory.blend(proba, x)
+        return float((proba.argmax(1) == np.array([s.label for s in samples])).mean())
+
+
+async def _teach_one(bot: BotHarness, user: FakeUser, sample: Sample) -> str:
+    """Send one photo, wait for its answer and press what a careful user presses: ✅ on a
+    right answer, the right one of the top 3 when the bot is unsure, else ✏️ and the true
+    class in the grid. Returns the answered class."""
+    tg = bot.tg
+    await bot.reply(await tg.send_photo(user, sample.path.read_bytes()))
+    message = bot.last_message(user)
+    offered = buttons(message)
+    key = next(b for b in offered if b.startswith("fix:")).split(":")[1]
+    async with bot.services.sessions() as session:
+        row = await session.get(UserPrediction, int(key))
+        assert row is not None
+        answered = row.predicted_class
+    right = f"set:{key}:{sample.class_name}"
+    if f"ok:{key}" in offered and answered == sample.class_name:
+        await tg.press_button(user, message, f"ok:{key}")
+    elif right in offered:
+        await tg.press_button(user, message, right)
+    else:
+        await tg.press_button(user, message, f"fix:{key}")
+        await tg.wait_for("editMessageReplyMarkup")
+        await tg.press_button(user, bot.last_message(user), right)
+    await tg.wait_for("editMessageText")
+    return answered
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Embeddings of the shipped backbone, kept across runs when ``DUMPIN_TEST_CACHE`` names a
+    folder (else for this session)."""
+    configured = os.environ.get("DUMPIN_TEST_CACHE")
+    return Path(configured) if configured else tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture
+async def loop(tmp_path: Path, embedding_cache: Path) -> Loop:
+    """A migrated and seeded SQLite database, a data folder, the two halves of wild-v1/val."""
+    if not (WILD / "val").is_dir() or not (WASTE / "val").is_dir():
+        pytest.skip("datasets not available")
+    url = make_url(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}")
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    async with session_factory(engine)() as session:
+        await seed(session)
+        await session.commit()
+    await engine.dispose()
+    sent, held = halves(list_split(WILD, "val"))
+    return Loop(url, tmp_path / "data", sent, held, embedding_cache)
