@@ -192,6 +192,9 @@ class Result:
     cpu_ms_per_photo: float
     loop_cpu_ms_per_photo: float
     """Of which the event loop thread (the rest: decode and inference threads, SQLite)."""
+    cpu_ms_per_action: float
+    """Bot CPU per answered action of any kind (a text, a command, a photo...)."""
+    loop_cpu_ms_per_action: float
     rss_max_mb: float
     bench_cpu_avg: float
     machine_cpu_avg: float
@@ -409,6 +412,7 @@ def _result(
     second = [s.outstanding for s in samples[half:]] or [0]
     cpus = [s.cpu for s in samples] or [0.0]
     photos = max(1, sum(photos for _, _, photos in tracker.answered_at))
+    actions = max(1, len(tracker.answered_at))
     elapsed = args.seconds + drain
     return Result(
         machine=describe(),
@@ -431,6 +435,8 @@ def _result(
         cpu_max=round(max(cpus), 1),
         cpu_ms_per_photo=round(1000 * cpu[0] / photos, 1),
         loop_cpu_ms_per_photo=round(1000 * cpu[1] / photos, 1),
+        cpu_ms_per_action=round(1000 * cpu[0] / actions, 1),
+        loop_cpu_ms_per_action=round(1000 * cpu[1] / actions, 1),
         rss_max_mb=round(max(rss_peak, *(s.rss_mb for s in samples)), 1),
         bench_cpu_avg=round(100 * bench_cpu / elapsed, 1),
         machine_cpu_avg=round(statistics.mean([s.machine_cpu for s in samples] or [0.0]), 1),
@@ -456,7 +462,8 @@ def summary(result: Result) -> str:
         f"machine CPU avg {result.machine_cpu_avg}% (other processes: "
         f"{max(0.0, result.machine_cpu_avg - result.cpu_avg - result.bench_cpu_avg):.0f}%)",
         f"bot CPU per photo {result.cpu_ms_per_photo} ms, of which event loop "
-        f"{result.loop_cpu_ms_per_photo} ms",
+        f"{result.loop_cpu_ms_per_photo} ms; per answered action {result.cpu_ms_per_action} "
+        f"ms, event loop {result.loop_cpu_ms_per_action} ms",
         "Bot API calls/s: "
         + ", ".join(f"{method} {rate:g}" for method, rate in result.calls_per_s.items()),
         "",

@@ -15,6 +15,7 @@ from db.disposal import CachedRulebook
 from db.erasures import ErasureLog
 from db.items import SearchIndex
 from db.media import MediaStore
+from db.search_counts import SearchTally
 from db.session import create_engine, session_factory
 from ml.classifier import Classifier
 
@@ -43,6 +44,11 @@ class Services:
     search: SearchIndex = field(default_factory=SearchIndex)
     model_ids: dict[str, int] = field(default_factory=dict)
     """``models`` row id of each model version that answered, once looked up."""
+    search_counts: SearchTally = field(init=False)
+    """Search counters for ``/stats``, written every few seconds rather than per text."""
+
+    def __post_init__(self) -> None:
+        self.search_counts = SearchTally(self.sessions)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -61,6 +67,8 @@ class Services:
         )
 
     async def close(self) -> None:
-        """Release database connections and the inference threads."""
+        """Write the pending search counters, release database connections and the inference
+        threads."""
+        await self.search_counts.close()
         self.inference.shutdown(wait=False, cancel_futures=True)
         await self.engine.dispose()

@@ -1,4 +1,5 @@
-"""Objects searched by name: reading them for the matcher, counting searches for ``/stats``.
+"""Objects searched by name: reading them for the matcher, the search figures of ``/stats``
+(counted by :mod:`db.search_counts`).
 
 The bot keeps a :class:`SearchIndex` (the :class:`~db.matcher.Matcher` over every name) and
 rebuilds it at start and whenever the tables change (an operator's correction or a new
@@ -17,7 +18,6 @@ from html import unescape
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.matcher import Matcher, Result
@@ -170,28 +170,6 @@ async def item_card(session: AsyncSession, item_id: int) -> ItemCard | None:
     """One object, read now (a button pressed after a restart or an edit)."""
     row = await session.get(Item, item_id)
     return _card(row) if row is not None else None
-
-
-def _increment(dialect: str, model: Any, key: str, value: Any, column: str) -> Any:
-    table = model.__table__
-    if dialect == "sqlite":
-        lite = sqlite.insert(table).values({key: value, column: 1})
-        return lite.on_conflict_do_update(index_elements=[key], set_={column: table.c[column] + 1})
-    my = mysql.insert(table).values({key: value, column: 1})
-    return my.on_duplicate_key_update({column: table.c[column] + 1})
-
-
-async def count_search(session: AsyncSession, matched: bool) -> None:
-    """One more search, and one more without any match when ``matched`` is false."""
-    dialect = session.get_bind().dialect.name
-    for name in (SEARCHES, *(() if matched else (UNMATCHED,))):
-        await session.execute(_increment(dialect, SearchCount, "name", name, "value"))
-
-
-async def count_shown(session: AsyncSession, item_id: int) -> None:
-    """One more time the card of ``item_id`` was shown."""
-    dialect = session.get_bind().dialect.name
-    await session.execute(_increment(dialect, ItemSearch, "item_id", item_id, "count"))
 
 
 @dataclass(frozen=True)

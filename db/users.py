@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Label, SQLColumnExpression, delete, select, update
+from sqlalchemy import Label, SQLColumnExpression, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import memory_entries
@@ -29,11 +29,7 @@ async def get_profile(session: AsyncSession, user_id: int) -> Profile | None:
 
     One query, as it runs for every update: the user's row and their latest département.
     """
-    found = await session.execute(
-        select(
-            User.consent_at, User.language, User.last_seen_at, _latest_department(User.id)
-        ).where(User.id == user_id)
-    )
+    found = await session.execute(_PROFILE, {"user_id": user_id})
     row = found.one_or_none()
     if row is None or row.consent_at is None:
         return None
@@ -96,14 +92,24 @@ async def choose_department(session: AsyncSession, user_id: int, department_code
 
 def _latest_department(user_id: SQLColumnExpression[int] | int) -> Label[str | None]:
     """The user's latest département, as a (correlated) column named ``department_code``."""
+    departments = table(UserDepartment)
     return (
-        select(UserDepartment.department_code)
-        .where(UserDepartment.user_id == user_id)
-        .order_by(UserDepartment.chosen_at.desc())
+        select(departments.c.department_code)
+        .where(departments.c.user_id == user_id)
+        .order_by(departments.c.chosen_at.desc())
         .limit(1)
         .scalar_subquery()
         .label("department_code")
     )
+
+
+_USERS = table(User)
+_PROFILE = select(
+    _USERS.c.consent_at, _USERS.c.language, _USERS.c.last_seen_at, _latest_department(_USERS.c.id)
+).where(_USERS.c.id == bindparam("user_id"))
+"""The query of :func:`get_profile`, built once and on the tables (no ORM entity to load):
+building it and its cache key for every update, then loading its rows through the ORM, cost
+more event-loop time than running it (BENCHMARKS.md, "Text answers")."""
 
 
 async def current_department(session: AsyncSession, user_id: int) -> str | None:

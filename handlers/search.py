@@ -28,19 +28,13 @@ async def _card(context: Context, profile: Who, item: ItemCard) -> str:
     return card_text(profile, item, rule)
 
 
-async def _count(
-    context: Context, profile: Who, *, matched: bool | None, shown: ItemCard | None
-) -> None:
+def _count(context: Context, profile: Who, *, matched: bool | None, shown: ItemCard | None) -> None:
     """Anonymous counters for /stats (a search, whether it matched, which card was shown),
-    for consenting users only; the query text is never kept."""
-    if not profile.consented:
-        return
-    async with services(context).sessions() as session:
-        if matched is not None:
-            await items.count_search(session, matched)
-        if shown is not None:
-            await items.count_shown(session, shown.id)
-        await session.commit()
+    for consenting users only; the query text is never kept. Written in batches."""
+    if profile.consented:
+        services(context).search_counts.add(
+            matched=matched, shown=shown.id if shown is not None else None
+        )
 
 
 async def answer_query(message: Message, context: Context, profile: Who, text: str) -> None:
@@ -61,7 +55,7 @@ async def answer_query(message: Message, context: Context, profile: Who, text: s
         close = [catalogue.items[m.item_id] for m in result.suggestions]
         reply, markup = nothing_found(profile, text, close)
         await message.reply_html(reply, reply_markup=markup)
-    await _count(context, profile, matched=bool(found), shown=item)
+    _count(context, profile, matched=bool(found), shown=item)
 
 
 async def on_what(update: Update, context: Context) -> None:
@@ -96,7 +90,7 @@ async def on_item(update: Update, context: Context) -> None:
         if "not modified" not in str(exc):
             raise
         return
-    await _count(context, profile, matched=None, shown=item)
+    _count(context, profile, matched=None, shown=item)
 
 
 HANDLERS: list[BaseHandler[Update, Context, None]] = [

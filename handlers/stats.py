@@ -24,6 +24,7 @@ async def on_stats(update: Update, context: Context) -> None:
         await on_unknown_command(update, context)
         return
     profile = await who(update, context)
+    await svc.search_counts.flush()  # the latest seconds of searches too
     running = (svc.classifier.version, card_metrics(svc.classifier.model_card))
     async with svc.sessions() as session:
         text = await stats_report(session, profile.language, running)

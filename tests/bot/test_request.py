@@ -1,16 +1,20 @@
-"""The Bot API transport: uploads, 5xx retries of calls safe to repeat only, timeouts and
-unreachable servers."""
+"""The Bot API transport: parameters as JSON, uploads, 5xx retries of calls safe to repeat
+only, timeouts and unreachable servers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
-from bot.request import AiohttpRequest, _env_proxy
+from bot.request import AiohttpRequest, _body, _env_proxy
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
 
@@ -35,6 +39,28 @@ async def test_uploads_and_5xx_retries(tg: FakeTelegram) -> None:
     assert [r.status for r in tg.requests("getChat")] == [502, 502, 200]
     assert sent.document is not None and sent.document.file_name == "bins.csv"
     assert tg.requests("sendDocument")[-1].files["document"].data == b"col1,col2\n"
+
+
+def test_parameters_are_the_strings_a_form_would_carry() -> None:
+    text = "<b>Pot de yaourt</b> & « crème » 100% 🗑️\nDéposez-le + vite ; a=b?c#d"
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Pile « AA »", callback_data="it:7")]])
+    data = RequestData(
+        [
+            RequestParameter.from_input(name, value)
+            for name, value in {
+                "chat_id": 1201,
+                "text": text,
+                "parse_mode": "HTML",
+                "reply_markup": keyboard,
+                "disable_notification": True,
+            }.items()
+        ]
+    )
+    body = _body(data)
+    assert isinstance(body, bytes)
+    form = dict(parse_qsl(urlencode(data.json_parameters), keep_blank_values=True))
+    assert json.loads(body) == form == data.json_parameters
+    assert json.loads(form["reply_markup"]) == keyboard.to_dict()
 
 
 async def test_5xx_on_a_message_is_not_sent_again(tg: FakeTelegram) -> None:

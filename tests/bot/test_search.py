@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Item, ItemSearch, SearchCount
+from db.session import create_engine, session_factory
 from tests.bot.conftest import ADMIN_ID, BotHarness, buttons, consent, start_bot
 from tests.fake_telegram import FakeUser
 
@@ -73,10 +75,29 @@ async def test_a_choice_among_close_matches(bot: BotHarness) -> None:
     assert "Bac vert ou jaune selon la commune" in card.result["text"]  # Gironde's own rule
     assert buttons(bot.last_message(user)) == []
     await bot.reply(await tg.send_command(user, "/aide"))  # one update at a time per chat
-    async with bot.services.sessions() as session:
+    assert await _counters(bot.services.sessions) == ({}, None)  # written in batches
+    await bot.services.search_counts.flush()
+    assert await _counters(bot.services.sessions) == ({"searches": 1}, 1)  # one search, one card
+
+
+async def _counters(
+    sessions: async_sessionmaker[AsyncSession],
+) -> tuple[dict[str, int], int | None]:
+    async with sessions() as session:
         counts = dict((await session.execute(select(SearchCount.name, SearchCount.value))).all())
-        shown = await session.scalar(select(ItemSearch.count))
-    assert counts == {"searches": 1} and shown == 1  # one search, one card shown
+        return counts, await session.scalar(select(ItemSearch.count))
+
+
+async def test_a_stop_writes_the_pending_counters(sqlite_url: URL, tmp_path: Path) -> None:
+    async for bot in start_bot(sqlite_url, tmp_path / "data"):
+        user = bot.tg.user(5014)
+        await consent(bot, user, "33")
+        await bot.reply(await bot.tg.send_text(user, "canette"))
+        sessions = bot.services.sessions
+        assert await _counters(sessions) == ({}, None)
+    engine = create_engine(sqlite_url)
+    assert await _counters(session_factory(engine)) == ({"searches": 1}, 1)
+    await engine.dispose()
 
 
 async def test_forged_and_stale_buttons_are_refused(bot: BotHarness) -> None:

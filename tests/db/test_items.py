@@ -1,5 +1,5 @@
 """Items in the database (SQLite and MariaDB): seeded once, operators' rows kept, the search
-index rebuilt only when the tables change, anonymous counters for /stats."""
+index rebuilt only when the tables change."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import items
-from db.models import Item, ItemName, ItemSearch, SearchCount
+from db.models import Item, ItemName
 from db.reference import items as shipped
 from db.seed import seed
 
@@ -83,25 +83,6 @@ async def test_index_built_once_and_again_when_the_tables_change(sessions: Sessi
     fresh = await index.get(sessions)
     assert fresh is not first
     assert fresh.search("cannette de soda", "fr")[0].matches[0].name == "Cannette de soda"
-
-
-async def test_counters_count_without_any_query_text(sessions: Sessions) -> None:
-    async with sessions() as session:
-        item_id = await session.scalar(select(Item.id).where(Item.key == "canette"))
-        assert item_id is not None
-        for matched in (True, True, False):
-            await items.count_search(session, matched)
-        await items.count_shown(session, item_id)
-        await items.count_shown(session, item_id)
-        await session.commit()
-    async with sessions() as session:
-        figures = await items.search_figures(session)
-        assert (figures.searches, figures.unmatched) == (3, 1)
-        assert figures.top[0] == ("Canette", 2)
-        assert figures.unmatched_share is not None and round(figures.unmatched_share, 3) == 0.333
-        names = set(await session.scalars(select(SearchCount.name)))
-        assert names == {"searches", "unmatched"}
-        assert await session.scalar(select(ItemSearch.count)) == 2
 
 
 async def test_card_by_id_and_plain_advice(sessions: Sessions) -> None:
