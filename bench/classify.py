@@ -63,9 +63,8 @@ def throughput(clf: Classifier, data: bytes, workers: int, photos: int) -> float
     return photos / (time.perf_counter() - t)
 
 
-def main() -> int:
-    """Run the benchmark and print the numbers."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_model_and_data(parser: argparse.ArgumentParser) -> None:
+    """``--model`` (the shipped one) and ``--data`` (waste-v1, or ``DUMPIN_DATASET_DIR``)."""
     parser.add_argument("--model", type=Path, default=REPO / "ml" / "models")
     parser.add_argument(
         "--data",
@@ -74,6 +73,12 @@ def main() -> int:
             os.environ.get("DUMPIN_DATASET_DIR", REPO.parent / "shared" / "datasets" / "waste-v1")
         ),
     )
+
+
+def main() -> int:
+    """Run the benchmark and print the numbers."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_model_and_data(parser)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 

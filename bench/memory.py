@@ -19,7 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.classify import make_photo, timings  # noqa: E402
+from bench.classify import add_model_and_data, make_photo, timings  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from ml.classifier import Classifier  # noqa: E402
 from ml.memory import MAX_USER_ENTRIES, Memory  # noqa: E402
@@ -44,14 +44,7 @@ def fake_embeddings(n: int, dims: int, seed: int) -> np.ndarray:
 def main() -> int:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=REPO / "ml" / "models")
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(
-            os.environ.get("DUMPIN_DATASET_DIR", REPO.parent / "shared" / "datasets" / "waste-v1")
-        ),
-    )
+    add_model_and_data(parser)
     parser.add_argument("--runs", type=int, default=500)
     args = parser.parse_args()
 

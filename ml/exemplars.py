@@ -32,7 +32,13 @@ import numpy as np
 from db.categories import CLASSES
 from ml.dataset import Sample, list_split, split_selection
 from ml.head import Head
-from ml.levers import SURE, WASTE_SELECTION_EVERY, WILD_SELECTION_EVERY, fit
+from ml.levers import (
+    SURE,
+    WASTE_SELECTION_EVERY,
+    WILD_SELECTION_EVERY,
+    add_study_arguments,
+    fit,
+)
 from ml.memory import EXEMPLARS_FILE, BlendParams, Memory, blend, build_exemplars
 from ml.metrics import compute_metrics
 from ml.retrain import ViewEmbedder, log, metrics_json
@@ -118,10 +124,7 @@ def report(head: Head, memory: Memory, emb: ViewEmbedder, samples: list[Sample])
 def main(argv: Sequence[str] | None = None) -> int:
     """Choose, build, write ``exemplars.npz`` and ``model.json``; print the choice table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("ml/models"))
-    parser.add_argument("--waste", type=Path, default=Path("../shared/datasets/waste-v1"))
-    parser.add_argument("--wild", type=Path, default=Path("../shared/datasets/wild-v1"))
-    parser.add_argument("--work", type=Path, required=True, help="embedding cache folder")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
 
     emb = ViewEmbedder(args.model / "backbone.tflite", args.work / "embeddings")

@@ -122,13 +122,18 @@ def _mean(head: Head, view: str) -> Callable[[Split], np.ndarray]:
     return lambda s: (head.predict_proba(s.views["plain"]) + head.predict_proba(s.views[view])) / 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the lever table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model, the two datasets and the embedding cache a study on the shipped backbone reads."""
     parser.add_argument("--model", type=Path, default=Path("ml/models"))
     parser.add_argument("--waste", type=Path, default=Path("../shared/datasets/waste-v1"))
     parser.add_argument("--wild", type=Path, default=Path("../shared/datasets/wild-v1"))
     parser.add_argument("--work", type=Path, required=True, help="embedding cache folder")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the lever table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
 
     emb = ViewEmbedder(args.model / "backbone.tflite", args.work / "embeddings")
