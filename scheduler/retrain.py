@@ -112,6 +112,8 @@ class RetrainReport:
     active_version: str
     seconds: float
     missing_files: int = 0
+    memory_entries: int | None = None
+    """Users' entries in the memory both models were judged with (None: no memory)."""
 
     @property
     def candidate(self) -> dict[str, Any]:
@@ -484,4 +486,5 @@ async def retrain(
         active_version=active.version,
         seconds=time.monotonic() - started,
         missing_files=missing,
+        memory_entries=fit.memory_entries,
     )

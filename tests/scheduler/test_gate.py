@@ -26,6 +26,7 @@ from ml.head import balanced_class_weight, train_head
 from ml.memory_sync import encode, load_memory
 from ml.retrain import ViewEmbedder
 from scheduler.jobs import retrain_job
+from scheduler.retrain_text import report_text
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.scheduler.conftest import REPO, model_copy
 
@@ -197,7 +198,8 @@ async def test_both_models_are_judged_with_the_memory_as_the_bot_answers(
     async with sessions() as session:
         paths = {m.version: Path(m.path) for m in await session.scalars(select(Model))}
     candidate = json.loads((paths[report.version] / "model.json").read_text())
-    assert candidate["memory"]["users_entries"] == entries
+    assert candidate["memory"]["users_entries"] == entries == report.memory_entries
+    assert f"avec la mémoire, comme le bot répond ({entries} entrées" in report_text(report, "fr")
     differs = 0
     for part, folder in (("users", data_dir / "dataset" / "test"), ("base", tiny_base / "val")):
         for who, version in (("candidate", report.version), ("active", report.active_version)):
