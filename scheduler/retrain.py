@@ -1,7 +1,12 @@
 """``dumpin retrain``: a new numpy head on the base datasets and the harvested users' photos
 (weighted more), compared with the active model on the two parts of the fixed test set (base
 photos, users' photos) and promoted by the rule of :mod:`ml.gate`, compare-and-swap under the
-models lock."""
+models lock.
+
+Both models are judged as the bot answers: their head blended with the active model's memory
+(its ``exemplars.npz``, which the candidate inherits, and the users' entries of its backbone in
+``memory_entries``). Users' entries are train-split photos and the shipped exemplars come from
+the train splits, so the memory never saw a test photo."""
 
 from __future__ import annotations
 
@@ -31,8 +36,9 @@ from ml.dataset import list_split
 from ml.gate import Compared, Reason, Verdict, judge
 from ml.head import L2, LABEL_SMOOTHING, Head
 from ml.image_io import UnsupportedImage, decode_path
-from ml.memory import EXEMPLARS_FILE
-from ml.metrics import compute_metrics
+from ml.memory import EXEMPLARS_FILE, Exemplars, Memory, blend
+from ml.memory_sync import sync
+from ml.metrics import Metrics, compute_metrics
 from ml.registry import (
     CANDIDATE,
     active_model,
@@ -72,7 +78,9 @@ class Labelled:
 @dataclass(frozen=True)
 class Fit:
     """A trained candidate head and both models' results on the same test photos: the base
-    ones, the users' ones and all of them."""
+    ones, the users' ones and all of them, with the memory when there is one
+    (``memory_entries``: its users' entries, None without a memory); ``head_alone``: the
+    candidate's head without the memory on each part (base, users, whole)."""
 
     head: Head
     base: Compared
@@ -85,6 +93,8 @@ class Fit:
     seed: int = SEED
     backgrounds: int = 0
     user_weight: float = 1.0
+    head_alone: dict[str, Metrics] | None = None
+    memory_entries: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,8 @@ class RetrainReport:
     active_version: str
     seconds: float
     missing_files: int = 0
+    memory_entries: int | None = None
+    """Users' entries in the memory both models were judged with (None: no memory)."""
 
     @property
     def candidate(self) -> dict[str, Any]:
@@ -146,11 +158,13 @@ def fit_candidate(
     stop: threading.Event | None = None,
     backgrounds: list[Path] | None = None,
     user_weight: float = 1.0,
+    memory: Memory | None = None,
 ) -> Fit:
     """Embed (cached), train a class-weighted head as ``ml.retrain`` trains the shipped one
     (plain + the active card's number of augmented views for every image, same seed), each
     user photo weighing ``user_weight`` base photos of its class; then evaluate it and the
-    active head on the plain views of ``test`` (blocking).
+    active head on the plain views of ``test``, both blended with ``memory`` as the runtime
+    classifier blends it (ignored when built on another backbone) (blocking).
 
     Augmentation backgrounds come from ``backgrounds`` (default: a bounded sample of
     ``train``); unreadable images are left out.
@@ -189,21 +203,29 @@ def fit_candidate(
     pool = background_sample(paths if backgrounds is None else backgrounds)
     weights = np.where(from_user, user_weight, 1.0)
     head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool, weights)
-    new = head.predict_proba(x_test).argmax(1)
-    old = active_head.predict_proba(x_test).argmax(1)
+    p_new, p_old = head.predict_proba(x_test), active_head.predict_proba(x_test)
+    alone = p_new.argmax(1)
+    if memory is not None and memory.backbone != emb.backbone.id:
+        memory = None  # the runtime classifier has no memory then
+    if memory is not None:
+        sims, labels = memory.neighbours(x_test)
+        p_new = blend(p_new, sims, labels, memory.params)
+        p_old = blend(p_old, sims, labels, memory.params)
+    new, old = p_new.argmax(1), p_old.argmax(1)
+
+    def scored(pred: np.ndarray, mask: np.ndarray) -> Metrics:
+        return compute_metrics(y_test[mask], pred[mask], len(CLASSES))
 
     def compared(mask: np.ndarray) -> Compared:
-        return Compared(
-            compute_metrics(y_test[mask], new[mask], len(CLASSES)),
-            compute_metrics(y_test[mask], old[mask], len(CLASSES)),
-        )
+        return Compared(scored(new, mask), scored(old, mask))
 
     users = np.array([s.user for s in test], bool)
+    masks = {"base": ~users, "users": users, "whole": np.ones(len(test), bool)}
     return Fit(
         head=head,
-        base=compared(~users),
-        users=compared(users),
-        whole=compared(np.ones(len(test), bool)),
+        base=compared(masks["base"]),
+        users=compared(masks["users"]),
+        whole=compared(masks["whole"]),
         active_trained=active_head.trained,
         train_counts=dict(zip(CLASSES, counts.tolist(), strict=True)),
         user_train_counts=dict(
@@ -213,15 +235,24 @@ def fit_candidate(
         seed=seed,
         backgrounds=len(pool),
         user_weight=user_weight,
+        head_alone={part: scored(alone, mask) for part, mask in masks.items()},
+        memory_entries=None if memory is None else len(memory),
     )
+
+
+PARTS = (("", "whole"), ("_base", "base"), ("_users", "users"))
+"""Suffixes of the model card's test figures and the parts of a :class:`Fit` they describe."""
 
 
 def write_model_dir(
     models_root: Path, active_dir: Path, fit: Fit, datasets: dict[str, str]
 ) -> Path:
-    """``<models root>/<version>/``: the active backbone (hard link or copy), the new head and
-    its card, written under a temporary name and renamed."""
+    """``<models root>/<version>/``: the active backbone and memory exemplars (hard link or
+    copy), the new head and its card, written under a temporary name and renamed. The card's
+    ``metrics`` are the head's alone; ``memory.metrics`` compare them with the head blended
+    with the memory, as the gate judged it."""
     parent = read_card(active_dir)
+    alone = fit.head_alone or {part: getattr(fit, part).candidate for _, part in PARTS}
     created = datetime.now(UTC)
     backbone_id = str(parent.get("backbone", {}).get("id", "")) or "backbone"
     version = f"{created:%Y%m%d.%H%M%S}-{backbone_id[:8]}"
@@ -262,14 +293,21 @@ def write_model_dir(
                 for part, c in (("base", fit.base), ("users", fit.users))
             },
         },
-        metrics={
-            "test": metrics_json(fit.whole.candidate),
-            "test_base": metrics_json(fit.base.candidate),
-            "test_users": metrics_json(fit.users.candidate),
+        metrics={  # the head alone, as in the shipped card
+            f"test{suffix}": metrics_json(alone[part]) for suffix, part in PARTS
         },
     )
-    if "memory" in parent:  # its figures were measured with the parent's head
+    if "memory" in parent:  # the parent's figures were measured with the parent's head
         card["memory"] = {k: v for k, v in parent["memory"].items() if k != "metrics"}
+        if fit.memory_entries is not None:
+            card["memory"]["users_entries"] = fit.memory_entries
+            card["memory"]["metrics"] = {
+                f"test{suffix}": {
+                    "head": metrics_json(alone[part]),
+                    "with_memory": metrics_json(getattr(fit, part).candidate),
+                }
+                for suffix, part in PARTS
+            }
     target = models_root / version
     partial = models_root / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -326,6 +364,19 @@ def _extra_samples(extra: Path) -> list[Labelled]:
     return _base_samples(extra, "train")
 
 
+async def _memory(
+    sessions: async_sessionmaker[AsyncSession], model_dir: Path, capacity: int
+) -> Memory | None:
+    """A model's memory as the bot holds it: its exemplars and the newest ``capacity`` users'
+    entries of their backbone (None when the model has no exemplars)."""
+    path = model_dir / EXEMPLARS_FILE
+    if not path.exists():
+        return None
+    memory = Memory(await asyncio.to_thread(Exemplars.load, path), capacity)
+    await sync(sessions, memory)
+    return memory
+
+
 CHANGED = N_("the active model changed during the retrain (compared with %(old)s, now %(new)s)")
 
 
@@ -374,6 +425,7 @@ async def retrain(
         stop,
         [s.path for s in base_train + extra_train] or None,
         settings.user_photo_weight,
+        await _memory(sessions, active_dir, settings.memory_max_entries),
     )
     datasets = {"base": str(settings.base_dataset)}
     if extra_train:
@@ -412,6 +464,7 @@ async def retrain(
             "rule": judged.rule,
             "refused": [r.text() for r in reasons],
             "user_photo_weight": settings.user_photo_weight,
+            "memory_users_entries": fit.memory_entries,
         }
         await session.commit()
     if promoted:
@@ -433,4 +486,5 @@ async def retrain(
         active_version=active.version,
         seconds=time.monotonic() - started,
         missing_files=missing,
+        memory_entries=fit.memory_entries,
     )

@@ -51,6 +51,11 @@ def report_text(report: RetrainReport, language: str) -> str:
             "no class lost."
         ) % {"points": round(100 * BASE_TOLERANCE)}
     lines = [head, rule]
+    if report.memory_entries is not None:
+        lines.append(
+            _("Both models judged with the memory, as the bot answers (%(n)d users' entries).")
+            % {"n": report.memory_entries}
+        )
     if report.reasons:
         lines.append(_("Why:"))
         lines += [f"• {reason.text(_)}" for reason in report.reasons]

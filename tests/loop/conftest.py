@@ -18,8 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
 
+from bot.cli.active_model import model_dir
+from bot.settings import Settings
 from db.migrate import upgrade
 from db.models import UserPrediction
 from db.seed import seed
@@ -38,6 +41,10 @@ DATASETS = REPO.parent / "shared" / "datasets"
 WILD, WASTE = DATASETS / "wild-v1", DATASETS / "waste-v1"
 TEACHER = 7001
 """The simulated consenting user."""
+SENT_TEST_PHOTOS = 40
+"""Test-split photos in the sent half: twice what the gate needs to decide on users' photos
+(``ml.gate.MIN_USER_PHOTOS``), the rest of the half being photos the memory and the retrain
+learn from (of wild-v1/val's 59 test-split photos)."""
 CLASSIFY_CHUNK = 120
 """Files per ``dumpin classify`` call."""
 
@@ -47,12 +54,19 @@ def _sha(sample: Sample) -> str:
 
 
 def halves(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
-    """(sent, held): half of the photos each, by hash. The sent half takes the photos whose
-    hash puts them in the train split first (only those reach the memory and the training
-    set), so the held half keeps every val- and test-split photo and is never learnt from."""
-    order = sorted(samples, key=lambda s: (split_of(_sha(s)) != "train", _sha(s)))
-    half = len(order) // 2
-    return order[:half], order[half:]
+    """(sent, held): half of the photos each, by hash. The sent half takes
+    :data:`SENT_TEST_PHOTOS` photos whose hash puts them in the test split (harvested, they are
+    the users' test photos the promotion gate decides on), the rest of it photos of the train
+    split (the only ones that reach the memory and the training set); the held half keeps the
+    other photos, never learnt from."""
+    by_split: dict[str, list[Sample]] = {"test": [], "train": [], "val": []}
+    for sample in sorted(samples, key=_sha):
+        by_split[split_of(_sha(sample))].append(sample)
+    half = len(samples) // 2
+    tests = by_split["test"][:SENT_TEST_PHOTOS]
+    sent = tests + by_split["train"][: half - len(tests)]
+    chosen = {s.path for s in sent}
+    return sorted(sent, key=_sha), [s for s in samples if s.path not in chosen]
 
 
 @dataclass
@@ -84,6 +98,21 @@ class Loop:
             for sample in self.sent:
                 self.answers.append(await _teach_one(bot, user, sample))
 
+    def settings(self, base: Path) -> Settings:
+        """The scheduler's settings for this loop, with ``base`` as the base dataset and
+        wild-v1 as the real-world one (as deployed); embeddings go to the shared cache."""
+        embeddings = self.data_dir / "embeddings"
+        if not embeddings.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            embeddings.symlink_to(self.cache, target_is_directory=True)
+        return Settings(
+            data_dir=self.data_dir,
+            database_url=SecretStr(self.env["DUMPIN_DATABASE_URL"]),
+            base_dataset=base,
+            extra_dataset=WILD,
+            _env_file=None,  # type: ignore[call-arg]
+        )
+
     def classify(self, samples: list[Sample]) -> float:
         """Top-1 of ``dumpin classify --json`` (default model) on ``samples``."""
         right = 0
@@ -98,13 +127,13 @@ class Loop:
         return right / len(samples)
 
     async def waste_val(self) -> float:
-        """Top-1 of the default model, with the memory as stored now, on waste-v1/val."""
-        classifier = Classifier.load(REPO / "ml" / "models")
+        """Top-1 of the default model (the active one), with the memory as stored now, on
+        waste-v1/val."""
+        model = await asyncio.to_thread(model_dir, self.settings(WASTE), None)
+        classifier = Classifier.load(model)
         await load_memory(self.url, classifier)
         samples = list_split(WASTE, "val")
-        x = ViewEmbedder(REPO / "ml" / "models" / "backbone.tflite", self.cache).plain(
-            [s.path for s in samples]
-        )
+        x = ViewEmbedder(model / "backbone.tflite", self.cache).plain([s.path for s in samples])
         bundle = classifier._bundle
         proba = bundle.head.predict_proba(x)
         if bundle.memory is not None:

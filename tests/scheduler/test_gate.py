@@ -3,6 +3,7 @@ refused and said, the admins get the two-part report in their language."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -10,16 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from db import memory_entries
 from db.categories import CLASSES
-from db.models import HeldOutSample, TrainingSample, User
+from db.models import HeldOutSample, Model, TrainingSample, User, UserPrediction
+from ml.classifier import Classifier
 from ml.dataset import list_split
+from ml.evaluate import evaluate
 from ml.gate import MIN_USER_PHOTOS, USERS_RULE
 from ml.head import balanced_class_weight, train_head
+from ml.memory_sync import encode, load_memory
 from ml.retrain import ViewEmbedder
 from scheduler.jobs import retrain_job
+from scheduler.retrain_text import report_text
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.scheduler.conftest import REPO, model_copy
 
@@ -142,3 +149,67 @@ async def test_regression_on_base_photos_is_refused_with_the_reason(
     assert users["candidate"]["accuracy"] > users["active"]["accuracy"]  # not what refused it
     reasons = [r.text() for r in report.reasons]
     assert any(r.startswith("worse on base photos: accuracy") for r in reasons), reasons
+
+
+async def _remembered(
+    sessions: async_sessionmaker[AsyncSession], data_dir: Path, model: Path, cache: Path
+) -> int:
+    """The memory entries the bot recorded when the users confirmed their harvested training
+    photos (test photos never reach the memory); how many."""
+    async with sessions() as session:
+        rows = list(
+            await session.scalars(select(TrainingSample).where(TrainingSample.source == "user"))
+        )
+        emb = ViewEmbedder(model / "backbone.tflite", cache)
+        vectors = emb.plain([data_dir / r.path for r in rows])
+        for row, vector in zip(rows, vectors, strict=True):
+            prediction = UserPrediction(
+                user_id=11,
+                image_sha256=row.image_sha256,
+                image_path=row.path,
+                predicted_class=row.label,
+                confidence=0.5,
+                model_version="shipped",
+            )
+            session.add(prediction)
+            await session.flush()
+            await memory_entries.put(
+                session, prediction.id, 11, emb.backbone.id, row.label, encode(vector)
+            )
+        await session.commit()
+    return len(rows)
+
+
+async def test_both_models_are_judged_with_the_memory_as_the_bot_answers(
+    sessions: async_sessionmaker[AsyncSession],
+    retrain_settings: Settings,
+    shipped_model: Path,
+    tiny_base: Path,
+    embedding_cache: Path,
+) -> None:
+    """The report's figures are what ``dumpin evaluate`` (head and memory: the exemplars and
+    the users' entries) gives on the same photos, for the active model and the candidate; the
+    candidate's card compares its own head alone and with the memory."""
+    data_dir = retrain_settings.data_dir
+    await _users_sent_wild_photos(sessions, data_dir)
+    entries = await _remembered(sessions, data_dir, shipped_model, embedding_cache)
+    report = await retrain_job(retrain_settings, threading.Event())
+    assert report is not None
+    async with sessions() as session:
+        paths = {m.version: Path(m.path) for m in await session.scalars(select(Model))}
+    candidate = json.loads((paths[report.version] / "model.json").read_text())
+    assert candidate["memory"]["users_entries"] == entries == report.memory_entries
+    assert f"avec la mémoire, comme le bot répond ({entries} entrées" in report_text(report, "fr")
+    differs = 0
+    for part, folder in (("users", data_dir / "dataset" / "test"), ("base", tiny_base / "val")):
+        for who, version in (("candidate", report.version), ("active", report.active_version)):
+            classifier = Classifier.load(paths[version], retrain_settings.memory_max_entries)
+            assert await load_memory(retrain_settings.db_url, classifier) == entries
+            measured = evaluate(classifier, folder)
+            assert report.parts[part][who]["n"] == measured.n
+            assert report.parts[part][who]["confusion"] == measured.confusion, (part, who)
+        figures = candidate["memory"]["metrics"][f"test_{part}"]
+        assert figures["with_memory"]["confusion"] == report.parts[part]["candidate"]["confusion"]
+        assert figures["head"] == candidate["metrics"][f"test_{part}"]
+        differs += figures["head"]["confusion"] != figures["with_memory"]["confusion"]
+    assert differs  # the memory changed answers: judging the heads alone would differ

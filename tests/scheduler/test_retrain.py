@@ -104,7 +104,9 @@ async def test_promotion_hot_reload_and_rollback(
         card = json.loads((model_dir / "model.json").read_text())
         assert "dechets_verts" in card["trained_classes"]  # learnable now that it has data
         assert classifier.memory is not None  # the memory follows the backbone it was built on
-        assert "metrics" not in card["memory"]  # measured with the parent's head
+        memory = card["memory"]["metrics"]["test"]  # measured with its own head
+        assert memory["with_memory"]["confusion"] == report.candidate["confusion"]
+        assert memory["head"] == card["metrics"]["test"]
         shipped_head = json.loads((shipped_model / "model.json").read_text())["head"]
         assert card["head"]["train_views"] == shipped_head["train_views"]  # as ml.retrain
         assert card["head"]["seed"] == shipped_head["seed"]
