@@ -19,14 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from bot.cli.active_model import model_dir
 from bot.settings import Settings
-from db.migrate import upgrade
 from db.models import UserPrediction
-from db.seed import seed
-from db.session import create_engine, session_factory
 from db.splits import split_of
 from ml.classifier import Classifier
 from ml.dataset import Sample, list_split
@@ -34,6 +31,7 @@ from ml.memory_sync import load_memory
 from ml.retrain import ViewEmbedder
 from tests.bot.conftest import BotHarness, buttons, consent, start_bot
 from tests.conftest import REPO
+from tests.deploy.conftest import migrated_sqlite
 from tests.fake_telegram import FakeUser
 from tests.test_cli import run_cli
 
@@ -180,12 +178,6 @@ async def loop(tmp_path: Path, embedding_cache: Path) -> Loop:
     """A migrated and seeded SQLite database, a data folder, the two halves of wild-v1/val."""
     if not (WILD / "val").is_dir() or not (WASTE / "val").is_dir():
         pytest.skip("datasets not available")
-    url = make_url(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}")
-    await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url)
-    async with session_factory(engine)() as session:
-        await seed(session)
-        await session.commit()
-    await engine.dispose()
+    url = await migrated_sqlite(tmp_path / "loop.db")
     sent, held = halves(list_split(WILD, "val"))
     return Loop(url, tmp_path / "data", sent, held, embedding_cache)
