@@ -27,12 +27,9 @@ def _tiny_dataset(dataset_dir: Path, root: Path) -> Path:
     return root
 
 
-def test_retrain_head_uses_cache(
-    model_dir: Path, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data = _tiny_dataset(dataset_dir, tmp_path / "data")
-    model = tmp_path / "model"
-    shutil.copytree(model_dir, model)
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """``{"n": images the backbone really embedded}`` (the real network runs)."""
     calls = {"n": 0}
     original = Backbone.embed
 
@@ -41,15 +38,24 @@ def test_retrain_head_uses_cache(
         return original(self, image)
 
     monkeypatch.setattr(Backbone, "embed", counting)
+    return calls
+
+
+def test_retrain_head_uses_cache(
+    model_dir: Path, dataset_dir: Path, tmp_path: Path, embedded: dict[str, int]
+) -> None:
+    data = _tiny_dataset(dataset_dir, tmp_path / "data")
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
     card = retrain(data, model, tmp_path / "work", views=1)
-    assert calls["n"] == 9 * 2 + 3 * 2  # train plain + 1 view, val plain + scene
+    assert embedded["n"] == 9 * 2 + 3 * 2  # train plain + 1 view, val plain + scene
     head = Head.load(model / "head.npz")
     assert json.loads((model / "model.json").read_text())["version"] == card["version"]
     assert card["metrics"]["val"]["n"] == 3
     assert card["dataset"]["train_counts"]["verre"] == 3
 
     retrain(data, model, tmp_path / "work", views=1)
-    assert calls["n"] == 24  # everything came from the embedding cache
+    assert embedded["n"] == 24  # everything came from the embedding cache
     np.testing.assert_array_equal(Head.load(model / "head.npz").W, head.W)
     assert Classifier.load(model).classify_path(next((data / "val").glob("*/*.jpg"))).label
 
@@ -83,26 +89,18 @@ def test_lazy_embedder_unreadable_files_and_background_pool(
 
 
 def test_cache_is_keyed_by_backbone(
-    model_dir: Path, dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    model_dir: Path, dataset_dir: Path, tmp_path: Path, embedded: dict[str, int]
 ) -> None:
     """Another backbone file (here: the same network with one more trailing byte) never
     reads the first one's cached embeddings."""
     paths = sorted((dataset_dir / "val" / "verre").glob("*.jpg"))[:2]
     other = tmp_path / "other.tflite"
     other.write_bytes((model_dir / "backbone.tflite").read_bytes() + b"\0")
-    calls = {"n": 0}
-    original = Backbone.embed
-
-    def counting(self: Backbone, image: np.ndarray) -> np.ndarray:
-        calls["n"] += 1
-        return original(self, image)
-
-    monkeypatch.setattr(Backbone, "embed", counting)
     first = ViewEmbedder(model_dir / "backbone.tflite", tmp_path / "cache")
     second = ViewEmbedder(other, tmp_path / "cache")
     assert first.backbone.id != second.backbone.id
     first.plain(paths)
     second.plain(paths)
-    assert calls["n"] == 4
+    assert embedded["n"] == 4
     first.plain(paths)
-    assert calls["n"] == 4
+    assert embedded["n"] == 4
