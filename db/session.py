@@ -45,6 +45,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_file_missing(url: URL) -> bool:
+    """True for a SQLite database file that is not there: connecting would create it."""
+    if url.get_backend_name() != "sqlite" or url.database in {None, "", ":memory:"}:
+        return False
+    return not Path(str(url.database)).is_file()
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """The one session factory: sessions are committed by the caller at its boundary."""
     return async_sessionmaker(engine, expire_on_commit=False)

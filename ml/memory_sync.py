@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import memory_entries
 from db.categories import CLASSES
-from db.session import create_engine, session_factory
+from db.session import create_engine, session_factory, sqlite_file_missing
 from db.splits import split_of
 from ml.classifier import Classifier
 from ml.memory import Memory
@@ -116,7 +116,7 @@ async def load_memory(db_url: URL, classifier: Classifier) -> int:
     users' entries, 0 when the model has no memory or the table cannot be read (a fresh
     install without a database measures the shipped model alone)."""
     memory = classifier.memory
-    if memory is None or not _may_exist(db_url):
+    if memory is None or sqlite_file_missing(db_url):
         return 0
     engine = create_engine(db_url)
     try:
@@ -126,13 +126,6 @@ async def load_memory(db_url: URL, classifier: Classifier) -> int:
     finally:
         await engine.dispose()
     return len(memory)
-
-
-def _may_exist(db_url: URL) -> bool:
-    """False for a SQLite file that is not there (connecting would create it)."""
-    if db_url.get_backend_name() != "sqlite" or db_url.database in {None, "", ":memory:"}:
-        return True
-    return Path(str(db_url.database)).is_file()
 
 
 async def watch_memory(

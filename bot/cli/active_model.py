@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings
 from db.errors import database_error, schema_missing
-from db.session import create_engine, session_factory
+from db.session import create_engine, session_factory, sqlite_file_missing
 from ml.registry import active_model
 
 
@@ -34,7 +34,6 @@ def model_dir(settings: Settings, chosen: Path | None) -> Path:
     that does not exist yet is not created: nothing is recorded in it."""
     if chosen is not None:
         return chosen
-    url = settings.db_url
-    missing = url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file()
+    missing = sqlite_file_missing(settings.db_url)
     recorded = None if missing else asyncio.run(_recorded(settings))
     return recorded or settings.shipped_model_dir
