@@ -163,6 +163,19 @@ async def test_samples_hold_no_metadata(
             assert upright.size == ((32, 64) if data is files[0][1] else (64, 32))
 
 
+async def _three_verre(
+    sessions: async_sessionmaker[AsyncSession], data_dir: Path, prefix: str
+) -> list[str]:
+    """Three confirmed « verre » photos of consenting user 7; their digests."""
+    store = MediaStore(data_dir)
+    async with sessions() as session:
+        session.add(User(id=7, consent_at=CONFIRMED))
+        await session.flush()
+        digests = [await _photo(session, store, 7, f"{prefix}{i}", "verre") for i in range(3)]
+        await session.commit()
+    return digests
+
+
 async def _harvest(sessions: async_sessionmaker[AsyncSession], data_dir: Path) -> HarvestReport:
     async with sessions() as session:
         report = await harvest(session, data_dir, min_per_class=1)
@@ -183,12 +196,7 @@ async def _sample(sessions: async_sessionmaker[AsyncSession], digest: str) -> An
 async def test_correction_after_harvest_relabels_the_sample(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    store = MediaStore(tmp_path)
-    async with sessions() as session:
-        session.add(User(id=7, consent_at=CONFIRMED))
-        await session.flush()
-        digests = [await _photo(session, store, 7, f"c{i}", "verre") for i in range(3)]
-        await session.commit()
+    digests = await _three_verre(sessions, tmp_path, "c")
     assert (await _harvest(sessions, tmp_path)).added == {"verre": 3}
     before = await _sample(sessions, digests[0])
     async with sessions() as session:  # the user presses ✏️ Corriger -> papier, a week later
@@ -217,12 +225,7 @@ async def test_correction_during_a_harvest_is_not_lost(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The user corrects a photo between the harvest's reading and its marking the rows done."""
-    store = MediaStore(tmp_path)
-    async with sessions() as session:
-        session.add(User(id=7, consent_at=CONFIRMED))
-        await session.flush()
-        digests = [await _photo(session, store, 7, f"d{i}", "verre") for i in range(3)]
-        await session.commit()
+    digests = await _three_verre(sessions, tmp_path, "d")
     sync_url = migrated_url.set(
         drivername="sqlite" if migrated_url.get_backend_name() == "sqlite" else "mysql+pymysql"
     )
