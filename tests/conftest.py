@@ -25,6 +25,19 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB 22 warns on every RetryAfter 
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO.parent / "shared" / "datasets"
+"""waste-v1 and wild-v1, beside the checkout (the bot's default ``DUMPIN_BASE_DATASET``)."""
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, saying where, when the datasets the suite photographs with are absent
+    (else the first photo test fails on an empty folder listing)."""
+    folders = (DATASETS / "waste-v1" / "val", DATASETS / "wild-v1" / "val")
+    missing = ", ".join(str(p) for p in folders if not p.is_dir())
+    if missing:
+        raise pytest.UsageError(
+            f"the tests read the datasets beside the checkout; not found: {missing}"
+        )
 
 
 def bot_settings(api_url: str, data_dir: Path, url: URL, **overrides: Any) -> Settings:

@@ -21,11 +21,11 @@ from bot.services import Services
 from bot.settings import Settings
 from db.seed import seed
 from db.session import create_engine, session_factory
-from tests.conftest import REPO, bot_settings
+from tests.conftest import DATASETS, bot_settings
 from tests.fake_telegram import FakeTelegram, FakeUser, RecordedRequest, Sent
 
 ADMIN_ID = 900
-DATASET = REPO.parent / "shared" / "datasets" / "waste-v1"
+DATASET = DATASETS / "waste-v1"
 
 
 def photo_bytes(relative: str, size: tuple[int, int] | None = (1280, 960)) -> bytes:

@@ -30,12 +30,11 @@ from ml.dataset import Sample, list_split
 from ml.memory_sync import load_memory
 from ml.retrain import ViewEmbedder
 from tests.bot.conftest import BotHarness, buttons, consent, start_bot
-from tests.conftest import REPO
+from tests.conftest import DATASETS, REPO
 from tests.deploy.conftest import migrated_sqlite
 from tests.fake_telegram import FakeUser
 from tests.test_cli import run_cli
 
-DATASETS = REPO.parent / "shared" / "datasets"
 WILD, WASTE = DATASETS / "wild-v1", DATASETS / "waste-v1"
 TEACHER = 7001
 """The simulated consenting user."""
