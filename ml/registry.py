@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,12 @@ def link_or_copy(source: Path, target: Path) -> None:
 def copy_model(source: Path, models_root: Path, version: str) -> Path:
     """``<models root>/<version>/``: a copy of the model folder ``source`` (kept when already
     there; copied, not linked, so that no change to ``source`` reaches it), written under a
-    temporary name and renamed; safe when two processes do it."""
+    temporary name of its own and renamed; safe when two processes or threads do it."""
     target = models_root / version
     if (target / "model.json").is_file():
         return target.resolve()
-    partial = models_root / f".{version}.{os.getpid()}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    models_root.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".partial", dir=models_root))
     try:
         for name in MODEL_FILES:
             shutil.copyfile(source / name, partial / name)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from db.models import Model
 from ml.classifier import Classifier
 from ml.memory import EXEMPLARS_FILE
 from ml.model_watch import watch_active_model
-from ml.registry import ensure_active, model_id
+from ml.registry import copy_model, ensure_active, model_id
 from tests.scheduler.conftest import model_copy
 
 
@@ -88,3 +90,21 @@ async def test_watcher_does_not_reload_a_model_whose_files_changed(
     assert classifier.reloads == 1
     assert classifier.version == "v2"
     assert "hold model v2" in caplog.text
+
+
+def test_threads_copying_the_shipped_model_at_once_all_get_it(
+    tmp_path: Path, shipped_model: Path
+) -> None:
+    """The first photos after a start record the shipped model from several threads at once."""
+    for attempt in range(5):
+        root = tmp_path / str(attempt) / "models"
+        start = threading.Barrier(8)
+
+        def copy(_: int, root: Path = root, start: threading.Barrier = start) -> Path:
+            start.wait()
+            return copy_model(shipped_model, root, "v1")
+
+        with ThreadPoolExecutor(8) as pool:
+            copies = set(pool.map(copy, range(8)))
+        assert copies == {(root / "v1").resolve()}
+        assert not list(root.glob(".*"))  # no partial copy left
