@@ -26,7 +26,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,19 +74,52 @@ LOG_LIMIT = 10_000
 
 
 @dataclass
+class Action:
+    """Something a user did that waits for the bot's reply."""
+
+    kind: str
+    since: float
+    update_id: int
+    message_id: int = 0
+    """The message a photo's or album's answer quotes (an album's first photo)."""
+    photos: int = 0
+    query_id: str = ""
+    """A button press's callback query."""
+    noticed: bool = False
+    """An unquoted message came while it was the chat's oldest: its notice (one at most)."""
+
+
+@dataclass
 class Tracker:
-    """Pending actions and their latencies, fed by the fake server's reply observer."""
+    """Pending actions and their latencies, fed by the fake server's observers.
+
+    Each reply is paired with the action it answers: a photo's or album's answer quotes its
+    message, a button press is answered by its query id. A command's or text's reply quotes
+    nothing; since the bot handles a chat's updates one at a time and in order, an unquoted
+    message answers the chat's oldest action still waiting, albums aside (their answer comes
+    after a pause, quoting them). When that action is a photo or a button press, the message
+    is its notice (not saved, unreadable, an error), one at most: a second one is for the
+    next action. An action still waiting when a later one of its chat is answered got no
+    answer (:attr:`unanswered`).
+    """
 
     started: float = field(default_factory=time.monotonic)
-    pending_photos: dict[tuple[int, int], tuple[str, float, int]] = field(default_factory=dict)
-    pending_queries: dict[str, float] = field(default_factory=dict)
-    pending_commands: dict[int, deque[tuple[str, float]]] = field(default_factory=dict)
-    """Per chat, in order: commands and texts waiting for their (unquoted) reply."""
+    pending: dict[int, list[Action]] = field(default_factory=dict)
+    """Per chat, in the order sent."""
+    queries: dict[str, int] = field(default_factory=dict)
+    """Button presses waiting for ``answerCallbackQuery``: query id -> chat."""
+    fetched: dict[int, float] = field(default_factory=dict)
+    """When each update was first returned by ``getUpdates``."""
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    waits: dict[str, list[float]] = field(default_factory=dict)
+    """Per kind: from the update being available to the bot fetching it."""
+    inside: dict[str, list[float]] = field(default_factory=dict)
+    """Per kind: from the bot fetching the update to the reply."""
     answered_at: list[tuple[float, str, int]] = field(default_factory=list)
     answers: dict[int, tuple[int, str]] = field(default_factory=dict)
     """Per chat: the bot's latest photo answer (message id, first button) to press later."""
     other_replies: int = 0
+    unanswered: Counter[str] = field(default_factory=Counter)
     closed: bool = False
     """Set once the run is measured: later replies (the bot stopping) are not counted."""
     replied: asyncio.Event = field(default_factory=asyncio.Event)
@@ -98,54 +132,86 @@ class Tracker:
                     self.replied.clear()
                     await self.replied.wait()
 
-    def expect_photo(self, kind: str, chat: int, message_id: int, photos: int) -> None:
-        """A photo (or an album, keyed by its first message) now waits for its answer."""
-        self.pending_photos[(chat, message_id)] = (kind, time.monotonic(), photos)
-
-    def expect_query(self, query_id: str) -> None:
-        """A button press now waits for ``answerCallbackQuery``."""
-        self.pending_queries[query_id] = time.monotonic()
-
-    def expect_command(self, chat: int, kind: str = "command") -> None:
-        """A command (or a text searched by name) now waits for an unquoted message."""
-        self.pending_commands.setdefault(chat, deque()).append((kind, time.monotonic()))
+    def expect(self, chat: int, action: Action) -> None:
+        """``action`` now waits for its reply."""
+        self.pending.setdefault(chat, []).append(action)
+        if action.query_id:
+            self.queries[action.query_id] = chat
 
     def outstanding(self) -> int:
         """Actions still waiting for their reply."""
-        commands = sum(len(q) for q in self.pending_commands.values())
-        return len(self.pending_photos) + len(self.pending_queries) + commands
+        return sum(len(actions) for actions in self.pending.values())
 
-    def _done(self, kind: str, since: float, photos: int = 0) -> None:
-        if self.closed:
-            return
+    def lost(self) -> int:
+        """Actions never answered: still waiting, or passed over by a later answer."""
+        return self.outstanding() + self.unanswered.total()
+
+    def on_fetched(self, update_ids: list[int]) -> None:
+        """``getUpdates`` returned these updates to the bot (again, for those in flight)."""
         now = time.monotonic()
-        self.latencies.setdefault(kind, []).append(now - since)
-        self.answered_at.append((now - self.started, kind, photos))
+        for update_id in update_ids:
+            self.fetched.setdefault(update_id, now)
 
     def on_reply(self, method: str, params: JSONDict, result: Any) -> None:
         """Match a reply of the bot to the action waiting for it."""
         self.replied.set()
         if method == "answerCallbackQuery":
-            since = self.pending_queries.pop(str(params.get("callback_query_id")), None)
-            if since is not None:
-                self._done("button", since)
+            query_id = str(params.get("callback_query_id"))
+            chat = self.queries.pop(query_id, None)
+            if chat is not None:
+                self._answer(chat, lambda a: a.query_id == query_id)
             return
         chat = int(params["chat_id"])
         reply = params.get("reply_parameters")
         if isinstance(reply, str):
             reply = json.loads(reply)
         if isinstance(reply, dict):
-            pending = self.pending_photos.pop((chat, int(reply["message_id"])), None)
-            if pending is not None:
-                kind, since, photos = pending
-                self._done(kind, since, photos)
+            quoted = int(reply["message_id"])
+            if self._answer(chat, lambda a: a.photos > 0 and a.message_id == quoted):
                 self._remember(chat, result)
                 return
-        commands = self.pending_commands.get(chat)
-        if reply is None and commands:
-            self._done(*commands.popleft())
-            return
+        else:
+            text = self._unquoted(chat)
+            if text is not None:
+                self._answer(chat, lambda a: a is text)
+                return
         self.other_replies += 1
+
+    def _unquoted(self, chat: int) -> Action | None:
+        """The command or text an unquoted message answers, unless it is the notice of the
+        photo or button press before it."""
+        for action in self.pending.get(chat, ()):
+            if action.kind in ("command", "text"):
+                return action
+            if action.kind != "album" and not action.noticed:
+                action.noticed = True
+                return None
+        return None
+
+    def _answer(self, chat: int, answers: Callable[[Action], bool]) -> bool:
+        """Record the chat's first action ``answers`` matches as answered, if any; the
+        actions before it (albums aside) got no answer."""
+        actions = self.pending.get(chat, [])
+        index = next((i for i, a in enumerate(actions) if answers(a)), None)
+        if index is None:
+            return False
+        action = actions[index]
+        passed = [a for a in actions[:index] if a.kind != "album"]
+        self.unanswered.update(a.kind for a in passed)
+        for skipped in passed:
+            self.queries.pop(skipped.query_id, None)
+        actions[:] = [a for a in actions[:index] if a.kind == "album"] + actions[index + 1 :]
+        if not actions:
+            del self.pending[chat]
+        if not self.closed:
+            now = time.monotonic()
+            self.latencies.setdefault(action.kind, []).append(now - action.since)
+            fetched = self.fetched.get(action.update_id)
+            if fetched is not None:
+                self.waits.setdefault(action.kind, []).append(fetched - action.since)
+                self.inside.setdefault(action.kind, []).append(now - fetched)
+            self.answered_at.append((now - self.started, action.kind, action.photos))
+        return True
 
     def _remember(self, chat: int, result: Any) -> None:
         markup = result.get("reply_markup") if isinstance(result, dict) else None
@@ -182,7 +248,15 @@ class Result:
     answered: dict[str, int]
     photos_per_s: float
     latency_ms: dict[str, dict[str, float]]
+    fetch_wait_ms: dict[str, dict[str, float]]
+    """Of the latency: until the bot's ``getUpdates`` returned the update."""
+    inside_ms: dict[str, dict[str, float]]
+    """Of the latency: from ``getUpdates`` returning the update to the reply."""
     lost: int
+    unanswered: dict[str, int]
+    """Of ``lost``: actions passed over by a later answer in their chat."""
+    other_replies: int
+    """Messages that answer no action (a photo's notice that it was not saved...)."""
     drain_s: float
     backlog_max: int
     backlog_end: int
@@ -222,10 +296,11 @@ class Load:
         kind = self.random.choices(self.kinds, self.weights)[0]
         if kind == "button" and user.id not in self.tracker.answers:
             kind = "photo"
+        since = time.monotonic()
         if kind == "photo":
             sent = await self.tg.send_photo(user, self.random.choice(self.photos))
             assert sent.message is not None
-            self.tracker.expect_photo("photo", user.id, sent.message["message_id"], 1)
+            action = Action(kind, since, sent.update["update_id"], sent.message["message_id"], 1)
         elif kind == "album":
             self.albums += 1
             group = f"album-{self.albums}"
@@ -234,21 +309,24 @@ class Load:
                 photo = self.random.choice(self.photos)
                 sent = await self.tg.send_photo(user, photo, media_group_id=group)
                 assert sent.message is not None
-                first = first or sent.message["message_id"]
-            assert first is not None
-            self.tracker.expect_photo("album", user.id, first, ALBUM_SIZE)
+                first = first or sent
+            assert first is not None and first.message is not None
+            message_id = first.message["message_id"]
+            action = Action(kind, since, first.update["update_id"], message_id, ALBUM_SIZE)
         elif kind == "text":
-            self.tracker.expect_command(user.id, "text")
-            await self.tg.send_text(user, self.random.choice(QUERIES))
+            sent = await self.tg.send_text(user, self.random.choice(QUERIES))
+            action = Action(kind, since, sent.update["update_id"])
         elif kind == "button":
             message_id, data = self.tracker.answers.pop(user.id)
             sent = await self.tg.press_button(user, message_id, data, check=False)
             assert sent.callback_query is not None
-            self.tracker.expect_query(str(sent.callback_query["id"]))
+            query_id = str(sent.callback_query["id"])
+            action = Action(kind, since, sent.update["update_id"], query_id=query_id)
         else:
             command, args = self.random.choice(COMMANDS)
-            self.tracker.expect_command(user.id)
-            await self.tg.send_command(user, command, args)
+            sent = await self.tg.send_command(user, command, args)
+            action = Action(kind, since, sent.update["update_id"])
+        self.tracker.expect(user.id, action)
         self.sent[kind] = self.sent.get(kind, 0) + 1
 
     async def run(self, rate: float, seconds: float) -> None:
@@ -308,7 +386,7 @@ async def run(args: argparse.Namespace) -> Result:
             await add_users(url, ids[: int(len(ids) * CONSENTING)])
             if args.memory_entries:
                 await add_memory_entries(url, ids[0], args.memory_entries)
-            tg = BenchTelegram(tracker.on_reply, log_limit=LOG_LIMIT)
+            tg = BenchTelegram(tracker.on_reply, LOG_LIMIT, tracker.on_fetched)
             async with tg:
                 users = [tg.user(uid) for uid in ids]
                 env = {"DUMPIN_SEND_RATE": str(args.send_rate)}
@@ -322,6 +400,8 @@ async def run(args: argparse.Namespace) -> Result:
                     tracker.started = time.monotonic()
                     tracker.answered_at.clear()
                     tracker.latencies.clear()
+                    tracker.waits.clear()
+                    tracker.inside.clear()
                     load.sent.clear()
                     samples: list[Sample] = []
                     sampler = asyncio.create_task(_sample(tracker, tg, stats, samples))
@@ -332,7 +412,7 @@ async def run(args: argparse.Namespace) -> Result:
                     drain_started = time.monotonic()
                     await tracker.settled(DRAIN_SECONDS)
                     drain = time.monotonic() - drain_started
-                    lost = tracker.outstanding()
+                    lost = tracker.lost()
                     tracker.closed = True
                     bench_cpu = time.process_time() - bench_cpu
                     cpu = (stats.cpu_seconds() - cpu[0], stats.cpu_seconds(bot.pid) - cpu[1])
@@ -426,7 +506,11 @@ def _result(
         answered=answered,
         photos_per_s=round(sum(photos for _, photos in window) / args.seconds, 1),
         latency_ms={kind: _percentiles(v) for kind, v in sorted(tracker.latencies.items())},
+        fetch_wait_ms={kind: _percentiles(v) for kind, v in sorted(tracker.waits.items())},
+        inside_ms={kind: _percentiles(v) for kind, v in sorted(tracker.inside.items())},
         lost=lost,
+        unanswered=dict(tracker.unanswered),
+        other_replies=tracker.other_replies,
         drain_s=round(drain, 2),
         backlog_max=max((s.outstanding for s in samples), default=0),
         backlog_end=samples[-1].outstanding if samples else 0,
@@ -453,7 +537,8 @@ def summary(result: Result) -> str:
         f"db={result.db} mix={result.mix} send limiter={limiter} users={result.users} "
         f"offered={result.offered_rate:g}/s for {result.seconds:g}s",
         f"sent      {result.sent}",
-        f"answered  {result.answered}   lost={result.lost}",
+        f"answered  {result.answered}   lost={result.lost} (of which passed over: "
+        f"{result.unanswered or 0})   messages answering no action: {result.other_replies}",
         f"photos/s answered (in window): {result.photos_per_s}",
         f"drain after load: {result.drain_s}s   backlog max={result.backlog_max} "
         f"end={result.backlog_end} slope={result.backlog_slope}/s",
@@ -467,12 +552,18 @@ def summary(result: Result) -> str:
         "Bot API calls/s: "
         + ", ".join(f"{method} {rate:g}" for method, rate in result.calls_per_s.items()),
         "",
-        f"{'kind':<8} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'max ms':>9}",
+        f"{'':<39} {'until fetched':>17} {'fetched to reply':>17}",
+        f"{'kind':<8} {'n':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+        f" {'p50':>8} {'p95':>8} {'p50':>8} {'p95':>8}",
     ]
+    unknown = {"p50": float("nan"), "p95": float("nan")}
     for kind, p in result.latency_ms.items():
+        wait = result.fetch_wait_ms.get(kind) or unknown
+        inside = result.inside_ms.get(kind) or unknown
         lines.append(
-            f"{kind:<8} {p['n']:>6.0f} {p['p50']:>9.1f} {p['p95']:>9.1f} "
-            f"{p['p99']:>9.1f} {p['max']:>9.1f}"
+            f"{kind:<8} {p['n']:>6.0f} {p['p50']:>7.1f} {p['p95']:>7.1f} {p['p99']:>7.1f} "
+            f"{p['max']:>7.1f} {wait['p50']:>8.1f} {wait['p95']:>8.1f} "
+            f"{inside['p50']:>8.1f} {inside['p95']:>8.1f}"
         )
     return "\n".join(lines)
 

@@ -48,6 +48,8 @@ PHONE_SIZE = (1280, 960)
 
 Reply = Callable[[str, JSONDict, Any], None]
 """Observer called as ``(method, params, result)`` when the fake server handles a reply."""
+Fetched = Callable[[list[int]], None]
+"""Observer called with the update ids each ``getUpdates`` returns."""
 
 
 def phone_photos(count: int, size: tuple[int, int] = PHONE_SIZE) -> list[bytes]:
@@ -67,11 +69,17 @@ def phone_photos(count: int, size: tuple[int, int] = PHONE_SIZE) -> list[bytes]:
 
 class BenchTelegram(FakeTelegram):
     """``FakeTelegram`` that builds each distinct photo's thumbnails once (the load generator
-    must not spend its CPU resizing) and reports replies to an observer."""
+    must not spend its CPU resizing) and reports replies and fetched updates to observers."""
 
-    def __init__(self, on_reply: Reply | None = None, log_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        on_reply: Reply | None = None,
+        log_limit: int | None = None,
+        on_fetched: Fetched | None = None,
+    ) -> None:
         super().__init__(log_limit=log_limit)
         self.on_reply = on_reply
+        self.on_fetched = on_fetched
         self._thumbs: dict[int, list[tuple[bytes, int, int]]] = {}
 
     def prepare(self, photos: list[bytes]) -> None:
@@ -104,6 +112,12 @@ class BenchTelegram(FakeTelegram):
     async def api_answercallbackquery(self, params: JSONDict, files: dict[str, Any]) -> Any:
         result = await super().api_answercallbackquery(params, files)
         return self._observe("answerCallbackQuery", params, result)
+
+    async def api_getupdates(self, params: JSONDict, files: dict[str, Any]) -> Any:
+        result = await super().api_getupdates(params, files)
+        if self.on_fetched is not None:
+            self.on_fetched([int(update["update_id"]) for update in result])
+        return result
 
 
 @asynccontextmanager
