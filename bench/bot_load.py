@@ -2,8 +2,8 @@
 
 Simulated users send phone-size photos (1280x960 JPEGs from the shared val split), albums,
 button presses and commands at an open-loop rate; the bench measures the time from the update
-being available on the fake server to the bot's reply reaching it, the answered rate, the
-backlog, and the bot's CPU and RSS.
+being available on the fake server to the bot's reply reaching it (split at the bot's
+``getUpdates`` returning it), the answered rate, the backlog, and the bot's CPU and RSS.
 
 Usage::
 
