@@ -112,6 +112,8 @@ class Model(Base):
     dataset_size: Mapped[int] = mapped_column(Integer, default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="candidate", index=True)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    """When it last became the active model (promotion, rollback, first record)."""
 
 
 class UserPrediction(Base):

@@ -115,12 +115,13 @@ async def collect(
     order = sorted(accuracy, key=lambda name: first_seen[name])
     accuracy = {name: accuracy[name] for name in order}
     per_model = {name: sum(series, Reviews()) for name, series in accuracy.items()}
+    activated = func.coalesce(Model.activated_at, Model.created_at)  # rows from before 0006
     promotions = [
         Promotion(name, at)
         for name, at in await session.execute(
-            select(Model.version, Model.created_at)
-            .where(Model.status.in_(PROMOTED), Model.created_at >= start)
-            .order_by(Model.created_at)
+            select(Model.version, activated)
+            .where(Model.status.in_(PROMOTED), activated >= start)
+            .order_by(activated)
         )
     ]
     confusions = [

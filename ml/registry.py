@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DumpinError
-from db.models import HeldOutSample, Model, TrainingSample
+from db.models import HeldOutSample, Model, TrainingSample, utcnow
 from ml.memory import EXEMPLARS_FILE
 
 ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
@@ -89,7 +89,7 @@ async def ensure_active(session: AsyncSession, shipped_dir: Path, models_root: P
         path = await asyncio.to_thread(copy_model, shipped_dir, models_root, version)
         row = Model(version=version, path=str(path), dataset_size=sum(counts.values()), metrics={})
         session.add(row)
-    row.status = ACTIVE
+    row.status, row.activated_at = ACTIVE, utcnow()
     await session.flush()
     return row
 
@@ -121,7 +121,7 @@ async def promote(session: AsyncSession, model_id: int) -> Model:
     await session.execute(
         update(Model).where(Model.status == ACTIVE, Model.id != model_id).values(status=RETIRED)
     )
-    row.status = ACTIVE
+    row.status, row.activated_at = ACTIVE, utcnow()
     await session.flush()
     return row
 

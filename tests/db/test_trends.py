@@ -88,6 +88,36 @@ async def test_weeks_models_promotions_and_confusions(
     assert not found.empty
 
 
+async def test_a_promotion_is_marked_when_the_model_became_active_not_when_it_was_trained(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        session.add_all(
+            [
+                Model(
+                    version="rolled-back-to",
+                    path="x",
+                    created_at=datetime(2026, 8, 1),  # trained before the 12 weeks
+                    activated_at=datetime(2026, 11, 20, 8),
+                    status="active",
+                ),
+                Model(
+                    version="before-the-column",
+                    path="y",
+                    created_at=datetime(2026, 10, 1),
+                    status="retired",
+                ),
+            ]
+        )
+        await session.commit()
+    async with sessions() as session:
+        found = await trends.collect(session, NOW)
+    assert found.promotions == [
+        Promotion("before-the-column", datetime(2026, 10, 1)),
+        Promotion("rolled-back-to", datetime(2026, 11, 20, 8)),
+    ]
+
+
 async def test_a_new_install_has_empty_weeks(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         found = await trends.collect(session, NOW)

@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from db.models import Model
 from ml.classifier import Classifier
 from ml.memory import EXEMPLARS_FILE
 from ml.model_watch import watch_active_model
-from ml.registry import copy_model, ensure_active, model_id
+from ml.registry import copy_model, ensure_active, model_id, promote
 from tests.scheduler.conftest import model_copy
 
 
@@ -38,9 +39,26 @@ async def test_shipped_model_is_recorded_with_a_copy_of_its_files(
     async with sessions() as session:
         row = await ensure_active(session, package, models_root)
     assert Path(row.path) == (models_root / "v1").resolve()
+    assert row.activated_at is not None  # the chart marks the promotion then
     _upgrade(package, "v2")
     assert Classifier.load(Path(row.path)).version == "v1"  # the row's files did not change
     assert not list(models_root.glob(".*"))  # no partial copy left
+
+
+async def test_a_promotion_or_rollback_is_dated_for_the_chart(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, shipped_model: Path
+) -> None:
+    trained = datetime(2026, 1, 1)
+    async with sessions() as session:
+        folders = {v: model_copy(shipped_model, tmp_path / v, v) for v in ("first", "second")}
+        rows = [Model(version=v, path=str(p), created_at=trained) for v, p in folders.items()]
+        session.add_all(rows)
+        await session.flush()
+        for row in (*rows, rows[0]):  # promoted, promoted, rolled back to
+            await promote(session, row.id)
+            assert row.status == "active" and row.activated_at and row.activated_at > trained
+        await session.commit()
+    assert [r.status for r in rows] == ["active", "retired"]
 
 
 async def test_the_copy_of_the_shipped_model_keeps_its_memory(
