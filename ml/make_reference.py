@@ -1,4 +1,4 @@
-"""Write ``tests/ml/data/imagenet_reference[_VARIANT].json`` with the PyTorch reference model.
+"""Write ``tests/ml/data/imagenet_VARIANT.json`` with the PyTorch reference model.
 
 Run with a separate venv holding ``torch`` and ``efficientnet-lite-pytorch`` (not a
 project dependency); VARIANT is lite0 (the default) or lite1, run at 224 px::
@@ -27,8 +27,8 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "ml" / "data"
 
 
 def reference_file(variant: str) -> Path:
-    """Where the reference logits of ``variant`` are kept (Lite0's under its first name)."""
-    return DATA / ("imagenet_reference.json" if variant == "lite0" else f"imagenet_{variant}.json")
+    """Where the reference logits of ``variant`` are kept."""
+    return DATA / f"imagenet_{variant}.json"
 
 
 def main(argv: list[str]) -> int:

@@ -95,7 +95,7 @@ class FineTuner:
         epochs: int,
         steps: int,
         from_block: int,
-        variant: str = "lite0",
+        variant: str,
     ) -> None:
         import keras  # noqa: PLC0415
 
@@ -371,7 +371,7 @@ class TrainSettings:
     epoch_images: int | None = None
     """Images drawn per epoch (all when None): shorter epochs on a busy machine."""
     variant: str = "lite0"
-    """EfficientNet-Lite variant (``ml.efficientnet_lite.DEPTH``)."""
+    """EfficientNet-Lite variant (a key of ``ml.lite_arch.DEPTH``)."""
 
 
 @dataclass(frozen=True)
