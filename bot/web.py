@@ -215,7 +215,7 @@ async def running(
     runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
     server = await _serve(runner, listen)  # a busy port fails before Telegram is contacted
     try:
-        await application.initialize()
+        await _initialize(application)
         try:
             if application.post_init is not None:
                 await application.post_init(application)
@@ -239,6 +239,16 @@ async def running(
             await _stop(application, web_app[INTAKE] if webhook else None)
     finally:
         await runner.cleanup()
+
+
+async def _initialize(application: AnyApplication) -> None:
+    """``application.initialize()``; when it fails (Telegram refusing the token, the Bot API
+    unreachable) the HTTP sessions it opened are closed, not left to the garbage collector."""
+    try:
+        await application.initialize()
+    except BaseException:
+        await application.bot.shutdown()
+        raise
 
 
 async def _serve(runner: web.AppRunner, listen: str) -> Server:

@@ -61,6 +61,24 @@ async def test_bot_without_token_is_one_line(tmp_path: Path) -> None:
     assert stderr.decode().count("\n") == 1 and "BotFather" in stderr.decode()
 
 
+async def test_bot_with_a_rejected_token_is_one_line(tmp_path: Path) -> None:
+    """Telegram refusing the token stops the bot with its one-line message and nothing after
+    it (the HTTP session opened for the refused call used to be left for the garbage
+    collector, which logged two asyncio errors)."""
+    async with FakeTelegram() as tg:
+        env = {
+            "DUMPIN_TELEGRAM_TOKEN": "123:not-the-bots-token",
+            "DUMPIN_TELEGRAM_API_URL": tg.url,
+            "DUMPIN_DATA_DIR": str(tmp_path),
+            "DUMPIN_HTTP_LISTEN": "127.0.0.1:0",
+        }
+        process = await start_dumpin(env, REPO, "bot")
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    lines = [line for line in stderr.decode().splitlines() if "XNNPACK" not in line]
+    assert len(lines) == 1 and "rejected DUMPIN_TELEGRAM_TOKEN" in lines[0], lines
+
+
 async def test_unexpected_error_alerts_admins_once(bot: BotHarness, caplog) -> None:
     tg = bot.tg
     user = tg.user(5002)
