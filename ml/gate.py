@@ -2,11 +2,14 @@
 test set, judged on its two parts separately, the base photos and the users' photos.
 
 With at least :data:`MIN_USER_PHOTOS` users' test photos the candidate is promoted when it
-answers more of them right than the active model and loses at most :data:`BASE_TOLERANCE`
-(one point) of accuracy on the base photos. With fewer, the users' photos cannot decide and
-the former rule judges the whole test set (macro-F1 not lower, accuracy at most half a point
-lower). Under both rules no class may lose more than :data:`MAX_RECALL_DROP` of recall, and a
-candidate that loses a class the active model had is never promoted.
+is better on them and loses at most :data:`BASE_TOLERANCE` (one point) of accuracy on the base
+photos. Better means more of them answered right or, as many right, a log loss (a proper
+scoring rule: how much probability went to the true class) lower by at least
+:data:`LOG_LOSS_MARGIN`, since a few dozen photos often split two good models on no answer at
+all. With fewer, the users' photos cannot decide and the former rule judges the whole test set
+(macro-F1 not lower, accuracy at most half a point lower). Under both rules no class may lose
+more than :data:`MAX_RECALL_DROP` of recall, and a candidate that loses a class the active
+model had is never promoted.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ MIN_USER_PHOTOS = 20
 """Users' test photos needed for them to decide (about 130 harvested photos: 15 % are test)."""
 BASE_TOLERANCE = 0.01
 """Accuracy a candidate may lose on the base test photos when it is better on users' photos."""
+LOG_LOSS_MARGIN = 0.01
+"""How much lower the candidate's log loss on users' test photos must be to break a tie on
+right answers (nats per photo: about 1 % more probability on the true class)."""
 MAX_RECALL_DROP = 0.15
-"""Recall a class may lose (base photos, or the whole test set under the former rule)."""
+"""Recall a class may lose (base photos, or the whole test set under the former rule); one
+photo is never enough, whatever share of a small class it is."""
 WHOLE_ACCURACY_DROP = 0.005
 """The former rule's accuracy tolerance on the whole test set."""
 USERS_RULE, FEW_USERS_RULE = "users", "few-users"
@@ -115,7 +122,7 @@ def lost_classes(whole: Compared, candidate: np.ndarray, active: np.ndarray) -> 
 
 def recall_drops(part: Compared, both: np.ndarray) -> list[Reason]:
     """Classes trained by both models whose recall on ``part`` drops by more than
-    :data:`MAX_RECALL_DROP`."""
+    :data:`MAX_RECALL_DROP` and by more than one photo."""
     new, old = part.candidate, part.active
     return [
         Reason(
@@ -128,8 +135,39 @@ def recall_drops(part: Compared, both: np.ndarray) -> list[Reason]:
             },
         )
         for i, name in enumerate(CLASSES)
-        if both[i] and new.support[i] > 0 and new.recall[i] < old.recall[i] - MAX_RECALL_DROP
+        if both[i]
+        and new.support[i] > 0
+        and new.recall[i] < old.recall[i] - MAX_RECALL_DROP
+        and old.confusion[i][i] - new.confusion[i][i] > 1
     ]
+
+
+def surer(users: Compared) -> bool:
+    """The candidate's log loss on ``users`` is lower than the active model's by at least
+    :data:`LOG_LOSS_MARGIN` (False when either was not scored)."""
+    new, old = users.candidate.log_loss, users.active.log_loss
+    return new is not None and old is not None and new <= old - LOG_LOSS_MARGIN + 1e-9
+
+
+def not_better_on_users(users: Compared) -> list[Reason]:
+    """Why the candidate is not better on the users' test photos (empty: it is)."""
+    new, old = right(users.candidate), right(users.active)
+    values: dict[str, str | int] = {"new": new, "old": old, "n": users.n}
+    if new > old or (new == old and surer(users)):
+        return []
+    if new < old or users.candidate.log_loss is None or users.active.log_loss is None:
+        template = N_("not better on users' photos: %(new)d/%(n)d right, active %(old)d/%(n)d")
+        return [Reason(template, values)]
+    template = N_(
+        "not better on users' photos: %(new)d/%(n)d right like the active model, log loss "
+        "%(new_loss)s not below %(old_loss)s - %(margin)s"
+    )
+    values |= {
+        "new_loss": f"{users.candidate.log_loss:.3f}",
+        "old_loss": f"{users.active.log_loss:.3f}",
+        "margin": f"{LOG_LOSS_MARGIN:.2f}",
+    }
+    return [Reason(template, values)]
 
 
 def judge(
@@ -143,14 +181,7 @@ def judge(
     both = candidate_trained & active_trained
     reasons = lost_classes(whole, candidate_trained, active_trained)
     if users.n >= MIN_USER_PHOTOS:
-        new, old = right(users.candidate), right(users.active)
-        if new <= old:
-            reasons.append(
-                Reason(
-                    N_("not better on users' photos: %(new)d/%(n)d right, active %(old)d/%(n)d"),
-                    {"new": new, "old": old, "n": users.n},
-                )
-            )
+        reasons += not_better_on_users(users)
         if base.candidate.accuracy < base.active.accuracy - BASE_TOLERANCE - 1e-9:
             reasons.append(
                 Reason(

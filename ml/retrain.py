@@ -299,6 +299,7 @@ def metrics_json(m: Metrics) -> dict[str, Any]:
             for i, c in enumerate(CLASSES)
         },
         "confusion": m.confusion,
+        **({} if m.log_loss is None else {"log_loss": round(m.log_loss, 4)}),
     }
 
 

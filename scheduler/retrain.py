@@ -204,20 +204,19 @@ def fit_candidate(
     weights = np.where(from_user, user_weight, 1.0)
     head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool, weights)
     p_new, p_old = head.predict_proba(x_test), active_head.predict_proba(x_test)
-    alone = p_new.argmax(1)
+    alone = p_new
     if memory is not None and memory.backbone != emb.backbone.id:
         memory = None  # the runtime classifier has no memory then
     if memory is not None:
         sims, labels = memory.neighbours(x_test)
         p_new = blend(p_new, sims, labels, memory.params)
         p_old = blend(p_old, sims, labels, memory.params)
-    new, old = p_new.argmax(1), p_old.argmax(1)
 
-    def scored(pred: np.ndarray, mask: np.ndarray) -> Metrics:
-        return compute_metrics(y_test[mask], pred[mask], len(CLASSES))
+    def scored(proba: np.ndarray, mask: np.ndarray) -> Metrics:
+        return compute_metrics(y_test[mask], proba[mask].argmax(1), len(CLASSES), proba[mask])
 
     def compared(mask: np.ndarray) -> Compared:
-        return Compared(scored(new, mask), scored(old, mask))
+        return Compared(scored(p_new, mask), scored(p_old, mask))
 
     users = np.array([s.user for s in test], bool)
     masks = {"base": ~users, "users": users, "whole": np.ones(len(test), bool)}

@@ -7,7 +7,7 @@ from typing import Any
 
 from db.categories import CLASSES
 from locales import translations
-from ml.gate import BASE_TOLERANCE, FEW_USERS_RULE, MIN_USER_PHOTOS, pct
+from ml.gate import BASE_TOLERANCE, FEW_USERS_RULE, LOG_LOSS_MARGIN, MIN_USER_PHOTOS, pct
 from scheduler.retrain import RetrainReport
 
 
@@ -21,6 +21,11 @@ def _part(title: str, part: dict[str, dict[str, Any]], _: Callable[[str], str]) 
         _("%(part)s (%(n)d photos): %(new)s right, active model %(old)s")
         % {"part": title, "n": new["n"], "new": pct(new["accuracy"]), "old": pct(old["accuracy"])}
     ]
+    if "log_loss" in new and "log_loss" in old:
+        lines.append(
+            _("  log loss %(new)s, active model %(old)s")
+            % {"new": f"{new['log_loss']:.3f}", "old": f"{old['log_loss']:.3f}"}
+        )
     for name in CLASSES:
         mine, theirs = new["per_class"][name], old["per_class"][name]
         if mine["support"]:
@@ -47,9 +52,9 @@ def report_text(report: RetrainReport, language: str) -> str:
         ) % {"n": users_n, "min": MIN_USER_PHOTOS}
     else:
         rule = _(
-            "Rule: more users' test photos right, at most %(points)d point lost on base photos, "
-            "no class lost."
-        ) % {"points": round(100 * BASE_TOLERANCE)}
+            "Rule: more users' test photos right (as many: a log loss lower by %(margin)s), at "
+            "most %(points)d point lost on base photos, no class lost."
+        ) % {"points": round(100 * BASE_TOLERANCE), "margin": f"{LOG_LOSS_MARGIN:.2f}"}
     lines = [head, rule]
     if report.memory_entries is not None:
         lines.append(

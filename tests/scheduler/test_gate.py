@@ -117,6 +117,8 @@ async def test_better_on_users_photos_is_promoted_and_told_to_admins(
     assert "promu" in messages[11] and "Photos des utilisateurs (24 photos)" in messages[11]
     assert "promoted" in messages[22] and "Base photos (24 photos)" in messages[22]
     assert "  metal: " in messages[22]
+    assert "log loss" in messages[22] and "perte logarithmique" in messages[11]
+    assert users["candidate"]["log_loss"] < users["active"]["log_loss"]
     assert messages[33] == messages[11]  # no language known: the default one (fr)
 
 
