@@ -181,6 +181,7 @@ def _batches(
     batch: int,
     rng: np.random.Generator,
     photos: Sequence[Image.Image],
+    scene_prob: float,
     limit: int | None = None,
 ) -> Iterator[tuple[np.ndarray, ...]]:
     """Augmented batches of one epoch (image ``i`` ``repeats[i]`` times, at most ``limit`` in
@@ -192,7 +193,13 @@ def _batches(
         idx = order[pos]
         x = np.stack(
             [
-                augment(images[i], np.random.default_rng(seeds[p]), images, photos=photos)
+                augment(
+                    images[i],
+                    np.random.default_rng(seeds[p]),
+                    images,
+                    scene_prob=scene_prob,
+                    photos=photos,
+                )
                 for i, p in zip(idx, pos, strict=True)
             ]
         )
@@ -283,7 +290,15 @@ def fine_tune(
         losses = []
         rng = np.random.default_rng([settings.seed, epoch])
         batches = _batches(
-            imgs, y_dense, weights, reps, settings.batch_size, rng, photos, per_epoch
+            imgs,
+            y_dense,
+            weights,
+            reps,
+            settings.batch_size,
+            rng,
+            photos,
+            settings.scene_prob,
+            per_epoch,
         )
         for step, (x, yb, wb) in enumerate(batches):
             losses.append(tuner.train_batch(x, yb, wb))
@@ -372,6 +387,8 @@ class TrainSettings:
     """Images drawn per epoch (all when None): shorter epochs on a busy machine."""
     variant: str = "lite0"
     """EfficientNet-Lite variant (a key of ``ml.lite_arch.DEPTH``)."""
+    scene_prob: float = 0.6
+    """Share of training views that are real-world scene composites (``ml.augment.augment``)."""
 
 
 @dataclass(frozen=True)
@@ -594,6 +611,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--variant", choices=sorted(DEPTH), default=d.variant, help="EfficientNet-Lite variant"
     )
+    parser.add_argument(
+        "--scene-prob", type=float, default=d.scene_prob, help="share of scene-composite views"
+    )
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
@@ -612,6 +632,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         args.extra_repeat,
         args.epoch_images,
         args.variant,
+        args.scene_prob,
     )
     train(
         args.data,
