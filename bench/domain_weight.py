@@ -98,9 +98,10 @@ def main() -> int:
             means.setdefault(weight, []).append((held_acc, base_acc))
 
             def compared(new: Head, x: np.ndarray, y: np.ndarray) -> Compared:
+                p_new, p_old = new.predict_proba(x), shipped.predict_proba(x)
                 return Compared(
-                    compute_metrics(y, new.predict_proba(x).argmax(1), len(CLASSES)),
-                    compute_metrics(y, shipped.predict_proba(x).argmax(1), len(CLASSES)),
+                    compute_metrics(y, p_new.argmax(1), len(CLASSES), p_new),
+                    compute_metrics(y, p_old.argmax(1), len(CLASSES), p_old),
                 )
 
             users = compared(head, x_user_test, labels(user_test))
