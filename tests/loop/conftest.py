@@ -46,6 +46,15 @@ CLASSIFY_CHUNK = 120
 """Files per ``dumpin classify`` call."""
 
 
+def waste_train_every(every: int) -> dict[str, list[Path]]:
+    """Every ``every``-th file of each class of waste-v1/train, sorted by name: a
+    deterministic share of the studio photos, by class."""
+    return {
+        folder.name: sorted(folder.iterdir())[::every]
+        for folder in sorted((WASTE / "train").iterdir())
+    }
+
+
 def _sha(sample: Sample) -> str:
     return hashlib.sha256(sample.path.read_bytes()).hexdigest()
 
@@ -77,6 +86,8 @@ class Loop:
     cache: Path
     answers: list[str] = field(default_factory=list)
     """The bot's first answer to each sent photo."""
+    shipped: Path = REPO / "ml" / "models"
+    """The model the bot ships with (active until a retrain is promoted)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -84,12 +95,13 @@ class Loop:
         return {
             "DUMPIN_DATA_DIR": str(self.data_dir),
             "DUMPIN_DATABASE_URL": self.url.render_as_string(hide_password=False),
+            "DUMPIN_SHIPPED_MODEL_DIR": str(self.shipped),
         }
 
     async def teach(self) -> None:
         """Run the bot; the user sends the sent half one photo at a time (well under the
         per-chat cap), pressing ✅ on right answers and ✏️ then the true class on wrong ones."""
-        async for bot in start_bot(self.url, self.data_dir):
+        async for bot in start_bot(self.url, self.data_dir, shipped_model_dir=self.shipped):
             user = bot.tg.user(TEACHER, "Teacher", language_code="fr")
             await consent(bot, user, "33")
             for sample in self.sent:
@@ -107,6 +119,7 @@ class Loop:
             database_url=SecretStr(self.env["DUMPIN_DATABASE_URL"]),
             base_dataset=base,
             extra_dataset=WILD,
+            shipped_model_dir=self.shipped,
             _env_file=None,  # type: ignore[call-arg]
         )
 

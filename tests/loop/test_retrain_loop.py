@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ml.gate import USERS_RULE
 from scheduler.jobs import harvest_job, retrain_job
-from tests.loop.conftest import WASTE, Loop
+from tests.loop.conftest import WASTE, Loop, waste_train_every
 
 BASE_EVERY = int(os.environ.get("DUMPIN_LOOP_BASE_EVERY", "4"))
 """One waste-v1/train file in this many is in the base dataset's train split
@@ -39,10 +39,10 @@ def base_subset(root: Path) -> Path:
     (sorted by name) and the whole val split, as symlinks (waste-v1 itself when all)."""
     if BASE_EVERY == 1:
         return WASTE
-    for folder in sorted((WASTE / "train").iterdir()):
-        target = root / "train" / folder.name
+    for name, files in waste_train_every(BASE_EVERY).items():
+        target = root / "train" / name
         target.mkdir(parents=True)
-        for file in sorted(folder.iterdir())[::BASE_EVERY]:
+        for file in files:
             (target / file.name).symlink_to(file)
     (root / "val").symlink_to(WASTE / "val", target_is_directory=True)
     return root
