@@ -7,13 +7,13 @@ import numpy as np
 
 from db.categories import CLASSES
 from ml.gate import LOG_LOSS_MARGIN, MIN_USER_PHOTOS, USERS_RULE, Compared, judge
-from ml.metrics import MIN_PROBABILITY, compute_metrics, log_loss
+from ml.metrics import MIN_PROBABILITY, Metrics, compute_metrics, log_loss
 
 N = MIN_USER_PHOTOS
 TRAINED = np.ones(len(CLASSES), bool)
 
 
-def _scored(y: np.ndarray, right: int, p_true: float) -> Compared:
+def _metrics(y: np.ndarray, right: int, p_true: float) -> Metrics:
     """Metrics of a model answering the first ``right`` photos right with probability
     ``p_true`` on the true class (the rest of the mass on the next class)."""
     proba = np.zeros((len(y), len(CLASSES)))
@@ -22,18 +22,26 @@ def _scored(y: np.ndarray, right: int, p_true: float) -> Compared:
     proba[np.arange(len(y)), wrong] = 1 - p_true
     proba[right:, y[right:]] = 0.1
     proba[np.arange(right, len(y)), wrong[right:]] = 0.9
-    m = compute_metrics(y, proba.argmax(1), len(CLASSES), proba)
-    return Compared(m, m)
+    return compute_metrics(y, proba.argmax(1), len(CLASSES), proba)
 
 
-def _verdict(new: tuple[int, float], old: tuple[int, float]) -> list[str]:
-    y = np.arange(N) % 4
-    users = Compared(_scored(y, *new).candidate, _scored(y, *old).candidate)
-    base_y = np.arange(40) % len(CLASSES)
-    base = _scored(base_y, 40, 0.9)
+def _compared(y: np.ndarray, new: tuple[int, float], old: tuple[int, float]) -> Compared:
+    """Candidate ``new`` and active ``old`` (right answers, probability of the true class)."""
+    return Compared(_metrics(y, *new), _metrics(y, *old))
+
+
+USERS_Y = np.arange(N) % 4
+
+
+def _reasons(base: Compared, users: Compared) -> list[str]:
     verdict = judge(base, users, users, TRAINED, TRAINED)
     assert verdict.rule == USERS_RULE
     return [r.text() for r in verdict.reasons]
+
+
+def _verdict(new: tuple[int, float], old: tuple[int, float]) -> list[str]:
+    base_y = np.arange(40) % len(CLASSES)
+    return _reasons(_compared(base_y, (40, 0.9), (40, 0.9)), _compared(USERS_Y, new, old))
 
 
 def test_log_loss_is_the_mean_surprise_of_the_true_class() -> None:
@@ -68,13 +76,8 @@ def test_fewer_right_is_refused_whatever_the_log_loss() -> None:
 def _base_drop(photos: int, lost: int) -> list[str]:
     """The verdict when the candidate misses ``lost`` of ``photos`` base photos of one class
     that the active model all answered right (users' photos: one more right)."""
-    y = np.arange(N) % 4
-    users = Compared(_scored(y, N - 2, 0.8).candidate, _scored(y, N - 3, 0.8).candidate)
-    base_y = np.zeros(photos, int)
-    base = Compared(
-        _scored(base_y, photos - lost, 0.9).candidate, _scored(base_y, photos, 0.9).candidate
-    )
-    return [r.text() for r in judge(base, users, users, TRAINED, TRAINED).reasons]
+    base = _compared(np.zeros(photos, int), (photos - lost, 0.9), (photos, 0.9))
+    return _reasons(base, _compared(USERS_Y, (N - 2, 0.8), (N - 3, 0.8)))
 
 
 def test_one_photo_of_a_small_class_does_not_refuse() -> None:
