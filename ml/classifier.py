@@ -74,12 +74,16 @@ class _Bundle:
         """The backbone's embedding [D] of a preprocessed image."""
         return self.backbone().embed(array)
 
-    def predict(self, array: np.ndarray) -> Prediction:
+    def probabilities(self, array: np.ndarray) -> np.ndarray:
+        """Class probabilities [C] of a preprocessed image: the head, blended with the memory."""
         embedding = self.embed(array)[None]
         proba = self.head.predict_proba(embedding)
         if self.memory is not None:
             proba = self.memory.blend(proba, embedding)
-        proba = proba[0]
+        return np.asarray(proba[0])
+
+    def predict(self, array: np.ndarray) -> Prediction:
+        proba = self.probabilities(array)
         order = np.argsort(-proba)[:TOP_K]
         top = tuple((self.classes[i], float(proba[i])) for i in order)
         return Prediction(label=top[0][0], confidence=top[0][1], top=top, model=self.version)
@@ -129,6 +133,10 @@ class Classifier:
         with self._reload_lock:
             bundle = _Bundle(model_dir, self._memory_capacity)
             self._bundle = bundle
+
+    def probabilities(self, array: np.ndarray) -> np.ndarray:
+        """All class probabilities [C] (model order) of a preprocessed uint8 [224, 224, 3] image."""
+        return self._bundle.probabilities(array)
 
     def classify_image(self, image: Image.Image) -> Prediction:
         """Classify a decoded RGB image."""

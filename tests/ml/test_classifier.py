@@ -76,6 +76,19 @@ def test_known_val_images(classifier: Classifier, dataset_dir: Path) -> None:
         assert 0.0 < pred.confidence <= 1.0
 
 
+def test_probabilities_are_what_the_answer_is_made_of(
+    classifier: Classifier, dataset_dir: Path
+) -> None:
+    path = dataset_dir / next(iter(EXPECTED))
+    with Image.open(path) as image:
+        proba = classifier.probabilities(preprocess(image.convert("RGB")))
+    pred = classifier.classify_path(path)
+    assert proba.shape == (len(classifier.classes),)
+    assert abs(float(proba.sum()) - 1.0) < 1e-5
+    assert classifier.classes[int(proba.argmax())] == pred.label
+    assert abs(float(proba.max()) - pred.confidence) < 1e-6
+
+
 def test_known_real_world_photos(classifier: Classifier, wild_dir: Path) -> None:
     assert {label for label in WILD_EXPECTED.values()} >= {"bois", "carton", "metal", "plastique"}
     for rel, label in WILD_EXPECTED.items():
