@@ -19,6 +19,7 @@ from PIL import Image
 
 from ml.classifier import Classifier
 from ml.evaluate import labelled_samples
+from ml.image_io import decode_path
 from ml.preprocess import INPUT_SIZE, RESAMPLE, preprocess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,8 +69,7 @@ def main() -> None:
     other: list[np.ndarray] = []
     square = 0
     for sample in samples:
-        with Image.open(sample.path) as opened:
-            image = opened.convert("RGB")
+        image = decode_path(sample.path)
         square += abs(image.size[0] - image.size[1]) <= 0.1 * max(image.size)
         for name, view in VIEWS.items():
             probas[name].append(first.probabilities(view(image)))

@@ -80,8 +80,7 @@ def test_probabilities_are_what_the_answer_is_made_of(
     classifier: Classifier, dataset_dir: Path
 ) -> None:
     path = dataset_dir / next(iter(EXPECTED))
-    with Image.open(path) as image:
-        proba = classifier.probabilities(preprocess(image.convert("RGB")))
+    proba = classifier.probabilities(preprocess(decode_path(path)))
     pred = classifier.classify_path(path)
     assert proba.shape == (len(classifier.classes),)
     assert abs(float(proba.sum()) - 1.0) < 1e-5
