@@ -45,6 +45,7 @@ from ml.retrain import (
     retrain,
     subsample,
 )
+from ml.teacher import Teacher, soft_targets
 
 DATASET_VERSION = "waste-v1"
 SELECTION_EVERY = {"base": 10, "extra": 4}
@@ -167,10 +168,9 @@ class FineTuner:
             total = [a + b for a, b in zip(total, weights, strict=True)] if total else weights
         self.model.set_weights([w / len(epochs) for w in total])
 
-    def train_batch(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-        """One optimisation step; returns the loss."""
-        onehot = np.eye(int(TRAINED.sum()), dtype=np.float32)[y]
-        return float(self.model.train_on_batch(x.astype(np.float32), onehot, sample_weight=w))
+    def train_batch(self, x: np.ndarray, target: np.ndarray, w: np.ndarray) -> float:
+        """One optimisation step towards ``target`` [N, trained classes]; returns the loss."""
+        return float(self.model.train_on_batch(x.astype(np.float32), target, sample_weight=w))
 
 
 def _batches(
@@ -183,9 +183,12 @@ def _batches(
     photos: Sequence[Image.Image],
     scene_prob: float,
     limit: int | None = None,
+    teacher: Teacher | None = None,
+    teacher_weight: float = 0.0,
 ) -> Iterator[tuple[np.ndarray, ...]]:
-    """Augmented batches of one epoch (image ``i`` ``repeats[i]`` times, at most ``limit`` in
-    all), prepared one step ahead in a worker thread."""
+    """Augmented batches ``(images, targets, weights)`` of one epoch (image ``i``
+    ``repeats[i]`` times, at most ``limit`` in all), prepared one step ahead in a worker
+    thread; with a ``teacher``, the targets mix its answers on the very views trained on."""
     order = rng.permutation(np.repeat(np.arange(len(images)), repeats))[:limit]
     seeds = rng.integers(0, 2**31, len(order))
 
@@ -203,7 +206,8 @@ def _batches(
                 for i, p in zip(idx, pos, strict=True)
             ]
         )
-        return x, labels[idx], weights[idx]
+        soft = None if teacher is None else teacher(x)
+        return x, soft_targets(labels[idx], soft, teacher_weight, int(TRAINED.sum())), weights[idx]
 
     positions = np.arange(len(order))
     chunks = [positions[i : i + batch] for i in range(0, len(order), batch)]
@@ -236,6 +240,7 @@ def fine_tune(
     settings: TrainSettings,
     deadline: float,
     photos: Sequence[Image.Image],
+    teacher: Teacher | None = None,
 ) -> tuple[FineTuner, dict[str, Any]]:
     """Fine-tune with per-epoch checkpoints (resumable); returns the tuner with the chosen
     weights (best epoch on the selection sets, or the average of the last epochs) and the
@@ -299,9 +304,11 @@ def fine_tune(
             photos,
             settings.scene_prob,
             per_epoch,
+            teacher,
+            settings.teacher_weight,
         )
-        for step, (x, yb, wb) in enumerate(batches):
-            losses.append(tuner.train_batch(x, yb, wb))
+        for step, (x, target, wb) in enumerate(batches):
+            losses.append(tuner.train_batch(x, target, wb))
             if step % 50 == 0:
                 log(f"  epoch {epoch} step {step}/{steps} loss {np.mean(losses[-50:]):.4f}")
         evaluate(epoch, round(float(np.mean(losses)), 4), time.time() - start)
@@ -389,6 +396,10 @@ class TrainSettings:
     """EfficientNet-Lite variant (a key of ``ml.lite_arch.DEPTH``)."""
     scene_prob: float = 0.6
     """Share of training views that are real-world scene composites (``ml.augment.augment``)."""
+    teacher: str | None = None
+    """Model folder whose answers on each training view join the targets (distillation)."""
+    teacher_weight: float = 0.5
+    """Share of the teacher's probabilities in the targets (the rest: the label)."""
 
 
 @dataclass(frozen=True)
@@ -492,6 +503,7 @@ def train(
         if samples and name.endswith("/selection")
     ]
     fit_imgs = [images[s.path] for s in fit]
+    teacher = None if settings.teacher is None else Teacher(Path(settings.teacher))
     tuner, fine_tuning = fine_tune(
         fit_imgs,
         np.array([s.label for s in fit]),
@@ -501,6 +513,7 @@ def train(
         settings,
         deadline,
         photos,
+        teacher,
     )
     del evals
 
@@ -574,6 +587,7 @@ def train(
         "fine_tuning": {
             **asdict(settings),
             "background_photos": [f"scikit-image data/{n}" for n in TEXTURES],
+            "teacher_version": None if teacher is None else teacher.version,
             **fine_tuning,
         },
         "training_command": command,
@@ -614,6 +628,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scene-prob", type=float, default=d.scene_prob, help="share of scene-composite views"
     )
+    parser.add_argument(
+        "--teacher", default=None, help="model folder to distil from (its answers join the targets)"
+    )
+    parser.add_argument(
+        "--teacher-weight", type=float, default=d.teacher_weight, help="teacher's share of targets"
+    )
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
@@ -633,6 +653,8 @@ def run(args: argparse.Namespace, command: str) -> None:
         args.epoch_images,
         args.variant,
         args.scene_prob,
+        None if args.teacher is None else str(args.teacher),
+        args.teacher_weight,
     )
     train(
         args.data,

@@ -12,7 +12,10 @@ from tests.test_cli import run_cli
 pytestmark = pytest.mark.train
 
 
-def test_train_smoke_run_produces_a_usable_model(tmp_path: Path, dataset_dir: Path) -> None:
+def test_train_smoke_run_produces_a_usable_model(
+    tmp_path: Path, dataset_dir: Path, model_dir: Path
+) -> None:
+    """A one-epoch run distilled from the shipped model, then evaluated."""
     pytest.importorskip("tensorflow")
     out, work = tmp_path / "out", tmp_path / "work"
     result = run_cli(
@@ -29,12 +32,17 @@ def test_train_smoke_run_produces_a_usable_model(tmp_path: Path, dataset_dir: Pa
         "1",
         "--views",
         "1",
+        "--teacher",
+        str(model_dir),
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((out / "model.json").read_text())
     assert card["training_command"].startswith("dumpin train --data")
     assert "dechets_verts" in card["untrained_classes"]
+    shipped = json.loads((model_dir / "model.json").read_text())["version"]
+    assert card["fine_tuning"]["teacher_version"] == shipped
+    assert card["fine_tuning"]["teacher_weight"] == 0.5
     evaluated = run_cli("evaluate", str(dataset_dir / "val"), "--model", str(out), "--json")
     assert evaluated.returncode == 0
     assert json.loads(evaluated.stdout)["n"] == 1574
