@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +13,23 @@ from ml.retrain import TRAINED
 
 
 class Teacher:
-    """A model folder's answers (head blended with its memory) over the trained classes,
-    for a batch of preprocessed uint8 images [N, 224, 224, 3]."""
+    """The mean answer (head blended with memory) of one or more model folders over the
+    trained classes, for a batch of preprocessed uint8 images [N, 224, 224, 3]."""
 
-    def __init__(self, model_dir: Path) -> None:
-        self.classifier = Classifier.load(Path(model_dir))
-        if self.classifier.classes != CLASSES:
-            raise ValueError(f"{model_dir}: the teacher's classes differ from the student's")
-        self.version = self.classifier.version
+    def __init__(self, model_dirs: Sequence[Path]) -> None:
+        if not model_dirs:
+            raise ValueError("a teacher needs at least one model folder")
+        self.classifiers = [Classifier.load(Path(d)) for d in model_dirs]
+        for model_dir, classifier in zip(model_dirs, self.classifiers, strict=True):
+            if classifier.classes != CLASSES:
+                raise ValueError(f"{model_dir}: the teacher's classes differ from the student's")
+        self.versions = [c.version for c in self.classifiers]
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Probabilities [N, trained classes], each row summing to 1."""
-        proba = np.stack([self.classifier.probabilities(im) for im in images])[:, TRAINED]
+        proba = np.mean([[c.probabilities(im) for im in images] for c in self.classifiers], axis=0)[
+            :, TRAINED
+        ]
         return np.asarray(proba / proba.sum(axis=1, keepdims=True), np.float32)
 
 

@@ -396,8 +396,8 @@ class TrainSettings:
     """EfficientNet-Lite variant (a key of ``ml.lite_arch.DEPTH``)."""
     scene_prob: float = 0.6
     """Share of training views that are real-world scene composites (``ml.augment.augment``)."""
-    teacher: str | None = None
-    """Model folder whose answers on each training view join the targets (distillation)."""
+    teachers: tuple[str, ...] = ()
+    """Model folders whose mean answer on each training view joins the targets (distillation)."""
     teacher_weight: float = 0.5
     """Share of the teacher's probabilities in the targets (the rest: the label)."""
 
@@ -503,7 +503,7 @@ def train(
         if samples and name.endswith("/selection")
     ]
     fit_imgs = [images[s.path] for s in fit]
-    teacher = None if settings.teacher is None else Teacher(Path(settings.teacher))
+    teacher = Teacher([Path(t) for t in settings.teachers]) if settings.teachers else None
     tuner, fine_tuning = fine_tune(
         fit_imgs,
         np.array([s.label for s in fit]),
@@ -587,7 +587,7 @@ def train(
         "fine_tuning": {
             **asdict(settings),
             "background_photos": [f"scikit-image data/{n}" for n in TEXTURES],
-            "teacher_version": None if teacher is None else teacher.version,
+            "teacher_versions": [] if teacher is None else teacher.versions,
             **fine_tuning,
         },
         "training_command": command,
@@ -629,7 +629,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scene-prob", type=float, default=d.scene_prob, help="share of scene-composite views"
     )
     parser.add_argument(
-        "--teacher", default=None, help="model folder to distil from (its answers join the targets)"
+        "--teacher",
+        action="append",
+        default=[],
+        help="model folder to distil from (repeat: their mean answer joins the targets)",
     )
     parser.add_argument(
         "--teacher-weight", type=float, default=d.teacher_weight, help="teacher's share of targets"
@@ -653,7 +656,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         args.epoch_images,
         args.variant,
         args.scene_prob,
-        None if args.teacher is None else str(args.teacher),
+        tuple(str(t) for t in args.teacher),
         args.teacher_weight,
     )
     train(

@@ -23,13 +23,14 @@ def test_teacher_gives_the_models_answer_over_trained_classes(
         + sorted((wild_dir / "val" / "metal").iterdir())[:3]
     )
     images = np.stack([preprocess(decode_path(p)) for p in paths])
-    proba = Teacher(model_dir)(images)
+    proba = Teacher([model_dir])(images)
     assert proba.shape == (6, int(TRAINED.sum()))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     trained = [c for c, t in zip(CLASSES, TRAINED, strict=True) if t]
     classifier = Classifier.load(model_dir)
     for image, row in zip(images, proba, strict=True):
         assert trained[int(row.argmax())] == CLASSES[int(classifier.probabilities(image).argmax())]
+    np.testing.assert_allclose(Teacher([model_dir, model_dir])(images), proba, atol=1e-6)
 
 
 def test_soft_targets_mix_label_and_teacher() -> None:
@@ -47,4 +48,4 @@ def test_teacher_with_other_classes_is_refused(model_dir: Path, tmp_path: Path) 
     card = (tmp_path / "model.json").read_text().replace('"autre"', '"divers"')
     (tmp_path / "model.json").write_text(card)
     with pytest.raises(ValueError, match="classes differ"):
-        Teacher(tmp_path)
+        Teacher([model_dir, tmp_path])

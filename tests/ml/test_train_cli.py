@@ -41,7 +41,7 @@ def test_train_smoke_run_produces_a_usable_model(
     assert card["training_command"].startswith("dumpin train --data")
     assert "dechets_verts" in card["untrained_classes"]
     shipped = json.loads((model_dir / "model.json").read_text())["version"]
-    assert card["fine_tuning"]["teacher_version"] == shipped
+    assert card["fine_tuning"]["teacher_versions"] == [shipped]
     assert card["fine_tuning"]["teacher_weight"] == 0.5
     evaluated = run_cli("evaluate", str(dataset_dir / "val"), "--model", str(out), "--json")
     assert evaluated.returncode == 0
