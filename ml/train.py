@@ -1,8 +1,9 @@
 """Train the Dumpin waste classifier (needs the ``train`` extra: TensorFlow).
 
-Pipeline: fine-tune EfficientNet-Lite0 (all blocks by default, BatchNorm frozen) on
+Pipeline: fine-tune EfficientNet-Lite0 or Lite1 (all blocks by default, BatchNorm frozen) on
 augmented views (real-world scene composites, crops, colour/light/blur/JPEG jitter) of the
-base dataset's train split and, optionally, an extra real-world dataset's train split, with
+base dataset's train split and, optionally, an extra real-world dataset's train split (the
+targets optionally mixed with trained models' answers on each view: distillation), with
 checkpoints each epoch -> choose the epoch (or the average of the last ones) on fixed
 selection subsets carved out of the train splits -> export the backbone to TFLite (float16
 and int8 candidates) -> embed the train splits with the exported backbone (cached by image
