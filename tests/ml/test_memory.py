@@ -119,9 +119,9 @@ def test_shipped_model_has_its_memory(model_dir: Path) -> None:
     figures = card["metrics"]
     waste, wild = figures["waste-v1/val"], figures["wild-v1/val"]
     assert waste["with_memory"]["n"] == 1574 and wild["with_memory"]["n"] == 419
-    for split in (waste, wild):  # the memory adds right answers on both splits
-        assert split["with_memory"]["accuracy"] >= split["head"]["accuracy"] + 0.004
-        assert split["with_memory"]["macro_f1"] >= split["head"]["macro_f1"]
+    assert waste["with_memory"]["accuracy"] >= waste["head"]["accuracy"] + 0.01
+    assert waste["with_memory"]["macro_f1"] >= waste["head"]["macro_f1"] + 0.01
+    assert wild["with_memory"]["accuracy"] >= wild["head"]["accuracy"] + 0.015
     assert wild["with_memory"]["sure_wrong_share_of_all"] <= 0.015  # « sûr » stays honest
 
 
