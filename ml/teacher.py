@@ -27,9 +27,8 @@ class Teacher:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Probabilities [N, trained classes], each row summing to 1."""
-        proba = np.mean([[c.probabilities(im) for im in images] for c in self.classifiers], axis=0)[
-            :, TRAINED
-        ]
+        answers = [[c.probabilities(im) for im in images] for c in self.classifiers]
+        proba = np.mean(answers, axis=0)[:, TRAINED]
         return np.asarray(proba / proba.sum(axis=1, keepdims=True), np.float32)
 
 
