@@ -313,7 +313,17 @@ def fine_tune(
             if step % 50 == 0:
                 log(f"  epoch {epoch} step {step}/{steps} loss {np.mean(losses[-50:]):.4f}")
         evaluate(epoch, round(float(np.mean(losses)), 4), time.time() - start)
+    if not any(e.choose for e in evals):
+        return tuner, _last_epoch(tuner, history)
     return tuner, _choose(tuner, history, scores)
+
+
+def _last_epoch(tuner: FineTuner, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Keep the last epoch (a refit with no selection subset has nothing to choose on)."""
+    last = history[-1]["epoch"]
+    tuner.load(last)
+    log(f"no selection subset: keeping epoch {last}")
+    return {"history": history, "average_of_last": None, "chosen": {"epoch": last}}
 
 
 def _choose(
@@ -401,6 +411,10 @@ class TrainSettings:
     """Model folders whose mean answer on each training view joins the targets (distillation)."""
     teacher_weight: float = 0.5
     """Share of the teacher's probabilities in the targets (the rest: the label)."""
+    hold_out: bool = True
+    """Keep the selection subsets out of fine-tuning to choose the epoch and quantisation on
+    them; False refits a recipe already chosen that way on the whole train splits (last epoch,
+    int8)."""
 
 
 @dataclass(frozen=True)
@@ -481,9 +495,10 @@ def train(
     data_dir, out_dir, work_dir = Path(data_dir), Path(out_dir), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     seed = settings.seed
-    datasets = [Splits.load(data_dir, SELECTION_EVERY["base"], limit, seed)]
+    kept_out = SELECTION_EVERY if settings.hold_out else {"base": 0, "extra": 0}
+    datasets = [Splits.load(data_dir, kept_out["base"], limit, seed)]
     if extra is not None:
-        datasets.append(Splits.load(Path(extra), SELECTION_EVERY["extra"], limit, seed))
+        datasets.append(Splits.load(Path(extra), kept_out["extra"], limit, seed))
     base = datasets[0]
     fit = [s for d in datasets for s in d.fit]
     repeats = np.concatenate(
@@ -534,7 +549,7 @@ def train(
         for m, accs in candidates.items()
     }
     drop = pooled["float16"] - pooled["int8"]
-    mode = "int8" if drop < MAX_INT8_DROP else "float16"
+    mode = "int8" if drop < MAX_INT8_DROP or not settings.hold_out else "float16"
     log(f"int8 selection accuracy drop {drop * 100:.2f} points -> shipping {mode}")
     del fit_imgs
 
@@ -570,12 +585,16 @@ def train(
         "selection": {
             "subsets": {
                 f"{d.root.name}/train": f"1 file in {every} by SHA-256 (ml.dataset.in_selection)"
-                for d, every in zip(
-                    datasets, (SELECTION_EVERY["base"], SELECTION_EVERY["extra"]), strict=False
-                )
+                for d, every in zip(datasets, (kept_out["base"], kept_out["extra"]), strict=False)
+                if every
             },
             "chose": "fine-tuning epoch (or average of the last epochs), int8 vs float16",
-            "chosen_by": "mean accuracy over the selection subsets",
+            "chosen_by": (
+                "mean accuracy over the selection subsets"
+                if settings.hold_out
+                else "none: a recipe chosen on the selection subsets, refitted on all train "
+                "photos (last epoch, int8)"
+            ),
             "reported_on": "val splits and val-scene only (never used to choose)",
             "head": "fitted on the whole train splits (fit part + selection subsets)",
         },
@@ -638,6 +657,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--teacher-weight", type=float, default=d.teacher_weight, help="teacher's share of targets"
     )
+    parser.add_argument(
+        "--refit-all",
+        action="store_true",
+        help="no selection subsets: refit a chosen recipe on all train photos, keep its last epoch",
+    )
     parser.add_argument("--views", type=int, default=2, help="augmented views for the head")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--limit", type=int, default=None, help="subsample (smoke runs)")
@@ -659,6 +683,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         args.scene_prob,
         tuple(str(t) for t in args.teacher),
         args.teacher_weight,
+        not args.refit_all,
     )
     train(
         args.data,

@@ -46,3 +46,35 @@ def test_train_smoke_run_produces_a_usable_model(
     evaluated = run_cli("evaluate", str(dataset_dir / "val"), "--model", str(out), "--json")
     assert evaluated.returncode == 0
     assert json.loads(evaluated.stdout)["n"] == 1574
+
+
+def test_refit_on_all_train_photos_keeps_the_last_epoch(tmp_path: Path, dataset_dir: Path) -> None:
+    """``--refit-all`` holds no selection subset out: every train photo trains, the last epoch
+    is kept and the card says nothing was chosen."""
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "out"
+    result = run_cli(
+        "train",
+        "--data",
+        str(dataset_dir),
+        "--out",
+        str(out),
+        "--work",
+        str(tmp_path / "work"),
+        "--limit",
+        "26",
+        "--epochs",
+        "2",
+        "--views",
+        "0",
+        "--refit-all",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((out / "model.json").read_text())
+    assert card["fine_tuning"]["hold_out"] is False
+    assert card["fine_tuning"]["chosen"] == {"epoch": 2}
+    assert [h["epoch"] for h in card["fine_tuning"]["history"]] == [0, 1, 2]
+    assert card["selection"]["chosen_by"].startswith("none")
+    assert card["backbone"]["quantisation"] == "int8"
+    assert card["selection"]["subsets"] == {}
