@@ -5,15 +5,18 @@ no TensorFlow)::
 
     python -m ml.exemplars --model ml/models --work .cache/train
 
-1. **Choose** ``k``, temperature, ``alpha`` and the similarity threshold on the selection
-   subsets (``ml.dataset.split_selection``: 1 waste-v1/train file in 10, 1 wild-v1/train file
-   in 4): a head and exemplars built from the rest of the train splits answer them. The
-   backbone never saw wild-v1; it was fine-tuned on all of waste-v1/train, selection subset
-   included, so the waste-v1 subset flatters neighbours and wild-v1's counts as much.
+1. **Choose** on the selection subsets (``ml.dataset.split_selection``: 1 waste-v1/train
+   file in 10, 1 wild-v1/train file in 4), answered by a head and exemplars built from the
+   rest of the train splits: first the head's temperature (the lowest of
+   :data:`HEAD_TEMPERATURES` whose « sûr » answers are right at least :data:`SURE_RIGHT` of
+   the time on each subset), then ``k``, the vote's temperature, ``alpha`` and the similarity
+   threshold. A backbone fine-tuned on all of waste-v1/train, selection subset included,
+   flatters neighbours on the waste-v1 subset; wild-v1's counts as much.
 2. **Build** the exemplars from all of waste-v1/train + wild-v1/train (what the shipped head
-   was fitted on) and **report** the model's head with them on waste-v1/val and wild-v1/val,
-   never used to choose. Writes ``exemplars.npz`` and the ``memory`` section of
-   ``model.json`` (and a new version: answers change).
+   was fitted on), temper the model's head and **report** both on waste-v1/val and
+   wild-v1/val, never used to choose. Writes ``exemplars.npz``, ``head.npz`` (its
+   temperature) and the ``memory`` section of ``model.json`` (and a new version: answers
+   change).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import itertools
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ import numpy as np
 from db.categories import CLASSES
 from ml.dataset import Sample, list_split, split_selection
 from ml.head import Head
+from ml.head_calibration import HEAD_TEMPERATURES, SURE_RIGHT, choose_temperature
 from ml.levers import (
     SURE,
     WASTE_SELECTION_EVERY,
@@ -65,13 +70,26 @@ def sure_wrong(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(sure.sum() / max(1, wrong.sum())), float(sure.mean())
 
 
-def choose(emb: ViewEmbedder, waste: Path, wild: Path) -> tuple[BlendParams, list[dict[str, Any]]]:
-    """The grid point with the best mean top-1 over the two selection subsets (ties: fewer
-    wrong « sûr » on wild-v1's, then grid order); returns it and every row."""
+@dataclass(frozen=True)
+class Choice:
+    """What :func:`choose` chose, and the rows it chose from."""
+
+    head_temperature: float
+    calibration: list[dict[str, Any]]
+    params: BlendParams
+    rows: list[dict[str, Any]]
+
+
+def choose(emb: ViewEmbedder, waste: Path, wild: Path) -> Choice:
+    """The head's temperature, then the blend grid point with the best mean top-1 over the two
+    selection subsets (ties: fewer wrong « sûr » on wild-v1's, then grid order)."""
     waste_fit, waste_sel = split_selection(list_split(waste, "train"), WASTE_SELECTION_EVERY)
     wild_fit, wild_sel = split_selection(list_split(wild, "train"), WILD_SELECTION_EVERY)
     (xw, yw), (xl, yl) = _xy(emb, waste_fit), _xy(emb, wild_fit)
-    head = fit([xw, xl], [yw, yl], [1.0, 1.0])
+    subsets = {"waste-v1 selection": _xy(emb, waste_sel), "wild-v1 selection": _xy(emb, wild_sel)}
+    fitted = fit([xw, xl], [yw, yl], [1.0, 1.0])
+    head_temperature, calibration = choose_temperature(fitted, subsets)
+    head = fitted.tempered(head_temperature)
     largest = int(max(GRID["k"]))
     memory = Memory(
         build_exemplars(
@@ -82,7 +100,6 @@ def choose(emb: ViewEmbedder, waste: Path, wild: Path) -> tuple[BlendParams, lis
             DIMS,
         )
     )
-    subsets = {"waste-v1 selection": _xy(emb, waste_sel), "wild-v1 selection": _xy(emb, wild_sel)}
     found = {
         name: (head.predict_proba(x), *memory.neighbours(x), y) for name, (x, y) in subsets.items()
     }
@@ -99,7 +116,7 @@ def choose(emb: ViewEmbedder, waste: Path, wild: Path) -> tuple[BlendParams, lis
     head_only = {name: float((p.argmax(1) == y).mean()) for name, (p, _, _, y) in found.items()}
     rows.append({"params": None, **head_only})
     best = max(rows[:-1], key=lambda r: (r["score"], -r["wild-v1 selection sure_wrong"]))
-    return best["params"], rows
+    return Choice(head_temperature, calibration, best["params"], rows)
 
 
 def _blend_k(
@@ -128,15 +145,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     emb = ViewEmbedder(args.model / "backbone.tflite", args.work / "embeddings")
-    log("choosing the blend on the selection subsets")
-    params, rows = choose(emb, args.waste, args.wild)
-    _print_table(rows, params)
+    log("choosing the head's temperature and the blend on the selection subsets")
+    choice = choose(emb, args.waste, args.wild)
+    params = choice.params
+    log(f"head temperature {choice.head_temperature}: {choice.calibration}")
+    _print_table(choice.rows, params)
     train = list_split(args.waste, "train") + list_split(args.wild, "train")
     x, y = _xy(emb, train)
     exemplars = build_exemplars(emb.backbone.id, x, y, params, DIMS)
     exemplars.save(args.model / EXEMPLARS_FILE)
     card: dict[str, Any] = json.loads((args.model / "model.json").read_text())
-    head = Head.load(args.model / "head.npz").masking(CLASSES, card.get("untrained_classes", []))
+    tempered = Head.load(args.model / "head.npz").tempered(choice.head_temperature)
+    tempered.save(args.model / "head.npz")
+    card["head"]["temperature"] = choice.head_temperature
+    card["head"]["temperature_chosen"] = {
+        "grid": list(HEAD_TEMPERATURES),
+        "rule": f"lowest whose « sûr » answers are right at least {SURE_RIGHT:.0%} of the time "
+        "on each selection subset (head fitted on the rest of the train splits)",
+        "rows": choice.calibration,
+    }
+    head = tempered.masking(CLASSES, card.get("untrained_classes", []))
     memory = Memory(exemplars)
     figures = {
         "waste-v1/val": report(head, memory, emb, list_split(args.waste, "val")),

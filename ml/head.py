@@ -14,18 +14,21 @@ LABEL_SMOOTHING = 0.05
 
 @dataclass(frozen=True)
 class Head:
-    """Linear head: ``logits = ((x - mean) / scale) @ W + b``; masked classes get -inf."""
+    """Linear head: ``logits = (((x - mean) / scale) @ W + b) / temperature``; masked classes
+    get -inf."""
 
     W: np.ndarray  # [D, C] float32
     b: np.ndarray  # [C] float32
     mean: np.ndarray  # [D] float32
     scale: np.ndarray  # [D] float32
     trained: np.ndarray  # [C] bool, False = class never predicted
+    temperature: float = 1.0
+    """Calibration: above 1 the probabilities are less confident (same ranking)."""
 
     def logits(self, X: np.ndarray) -> np.ndarray:
-        """Raw logits [N, C] (untrained classes set to -inf)."""
+        """Logits [N, C] (untrained classes set to -inf)."""
         z = ((np.asarray(X, np.float32) - self.mean) / self.scale) @ self.W + self.b
-        return np.where(self.trained, z, -np.inf).astype(np.float32)
+        return np.where(self.trained, z / self.temperature, -np.inf).astype(np.float32)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities [N, C]; untrained classes have probability 0."""
@@ -33,7 +36,19 @@ class Head:
 
     def save(self, path: Path) -> None:
         """Write ``head.npz``."""
-        np.savez(path, W=self.W, b=self.b, mean=self.mean, scale=self.scale, trained=self.trained)
+        np.savez(
+            path,
+            W=self.W,
+            b=self.b,
+            mean=self.mean,
+            scale=self.scale,
+            trained=self.trained,
+            temperature=np.float64(self.temperature),
+        )
+
+    def tempered(self, temperature: float) -> Head:
+        """This head with its probabilities calibrated by ``temperature``."""
+        return replace(self, temperature=float(temperature))
 
     def masking(self, classes: Sequence[str], untrained: Iterable[str]) -> Head:
         """This head with the ``untrained`` classes (names, ``classes`` order) never predicted."""
@@ -50,6 +65,7 @@ class Head:
                 mean=z["mean"].astype(np.float32),
                 scale=z["scale"].astype(np.float32),
                 trained=z["trained"].astype(bool),
+                temperature=float(z["temperature"]) if "temperature" in z.files else 1.0,
             )
 
 

@@ -203,6 +203,7 @@ def fit_candidate(
     pool = background_sample(paths if backgrounds is None else backgrounds)
     weights = np.where(from_user, user_weight, 1.0)
     head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool, weights)
+    head = head.tempered(active_head.temperature)  # the backbone's calibration (ml.exemplars)
     p_new, p_old = head.predict_proba(x_test), active_head.predict_proba(x_test)
     alone = p_new
     if memory is not None and memory.backbone != emb.backbone.id:
@@ -281,6 +282,7 @@ def write_model_dir(
             "embedding_dim": int(fit.head.W.shape[0]),
             "class_weights": "balanced (on weighted counts)",
             "user_photo_weight": fit.user_weight,
+            "temperature": fit.head.temperature,
         },
         dataset={
             **datasets,

@@ -53,3 +53,32 @@ def test_metrics() -> None:
     assert m.support == [2, 2, 0]
     assert m.confusion == [[1, 1, 0], [0, 2, 0], [0, 0, 0]]
     assert abs(m.macro_f1 - (2 / 3 + 0.8) / 2) < 1e-9
+
+
+def test_temperature_keeps_the_ranking_lowers_confidence_and_is_saved(tmp_path: Path) -> None:
+    x, y = _blobs(40)
+    head = train_head(x, y, balanced_class_weight(y, 5), iters=200)
+    tempered = head.tempered(2.0)
+    sharp, soft = head.predict_proba(x), tempered.predict_proba(x)
+    np.testing.assert_array_equal(sharp.argmax(1), soft.argmax(1))
+    assert (soft.max(1) <= sharp.max(1) + 1e-6).all() and soft.max(1).mean() < sharp.max(1).mean()
+    tempered.save(tmp_path / "head.npz")
+    assert Head.load(tmp_path / "head.npz").temperature == 2.0
+    np.testing.assert_array_equal(Head.load(tmp_path / "head.npz").predict_proba(x), soft)
+
+
+def test_a_head_saved_without_temperature_loads_at_one(tmp_path: Path) -> None:
+    """Heads written before calibration existed answer exactly as before."""
+    x, y = _blobs(10)
+    head = train_head(x, y, balanced_class_weight(y, 5), iters=50)
+    np.savez(
+        tmp_path / "old.npz",
+        W=head.W,
+        b=head.b,
+        mean=head.mean,
+        scale=head.scale,
+        trained=head.trained,
+    )
+    old = Head.load(tmp_path / "old.npz")
+    assert old.temperature == 1.0
+    np.testing.assert_array_equal(old.predict_proba(x), head.predict_proba(x))

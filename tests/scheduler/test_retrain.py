@@ -157,6 +157,29 @@ async def test_refusal_keeps_the_active_model(
     assert statuses == {"strong-1": "active", report.version: "candidate"}
 
 
+async def test_a_candidate_keeps_the_active_heads_temperature(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    tiny_base: Path,
+    shipped_model: Path,
+) -> None:
+    """The temperature ml.exemplars chose for a backbone calibrates its retrained heads too,
+    so that the gate compares the candidate and the active model at the same calibration."""
+    tempered = Head.load(shipped_model / "head.npz").tempered(1.25)
+    active = model_copy(shipped_model, tmp_path / "tempered", "tempered-1", tempered)
+    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, active)
+
+    report = await retrain(settings, sessions, allow_promotion=False)
+    assert report is not None
+    async with sessions() as session:
+        row = await session.get(Model, report.model_id)
+        assert row is not None
+    candidate = Path(row.path)
+    assert Head.load(candidate / "head.npz").temperature == 1.25
+    assert json.loads((candidate / "model.json").read_text())["head"]["temperature"] == 1.25
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_models_cli_lists_and_activates(
     sessions: async_sessionmaker[AsyncSession],
