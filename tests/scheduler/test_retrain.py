@@ -25,6 +25,7 @@ from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
 from ml.gate import FEW_USERS_RULE
 from ml.head import Head, train_head
+from ml.memory import EXEMPLARS_FILE
 from ml.model_watch import watch_active_model
 from ml.registry import promote
 from ml.retrain import ViewEmbedder
@@ -33,6 +34,9 @@ from scheduler.jobs import run_scheduled
 from scheduler.lock import instance_lock
 from scheduler.retrain import retrain
 from tests.scheduler.conftest import SHIPPED, model_copy, settings_for
+
+TEMPERATURE = 1.25
+"""A calibrated head's temperature (the shipped head's is 1.0)."""
 
 
 async def _harvested_dechets_verts(
@@ -66,6 +70,14 @@ async def _wait_for(classifier: Classifier, version: str) -> None:
     raise AssertionError(f"classifier still on {classifier.version}, expected {version}")
 
 
+def _tempered_copy(shipped: Path, target: Path) -> Path:
+    """The shipped model, memory included, with its head at :data:`TEMPERATURE`."""
+    tempered = Head.load(shipped / "head.npz").tempered(TEMPERATURE)
+    model_copy(shipped, target, "shipped-1", tempered)
+    os.link(shipped / EXEMPLARS_FILE, target / EXEMPLARS_FILE)
+    return target
+
+
 async def test_promotion_hot_reload_and_rollback(
     sessions: async_sessionmaker[AsyncSession],
     migrated_url: URL,
@@ -73,6 +85,8 @@ async def test_promotion_hot_reload_and_rollback(
     tiny_base: Path,
     shipped_model: Path,
 ) -> None:
+    # with a calibrated head, whose temperature the retrained heads must keep
+    shipped_model = _tempered_copy(shipped_model, tmp_path / "shipped")
     settings = settings_for(migrated_url, tmp_path / "data", tiny_base, shipped_model)
     classifier = Classifier.load(shipped_model)
     watcher = asyncio.create_task(watch_active_model(sessions, classifier, 0.02))
@@ -110,6 +124,10 @@ async def test_promotion_hot_reload_and_rollback(
         shipped_head = json.loads((shipped_model / "model.json").read_text())["head"]
         assert card["head"]["train_views"] == shipped_head["train_views"]  # as ml.retrain
         assert card["head"]["seed"] == shipped_head["seed"]
+        assert (card["head"]["temperature"], Head.load(model_dir / "head.npz").temperature) == (
+            TEMPERATURE,
+            TEMPERATURE,
+        )  # the candidate kept the active head's calibration: the gate compared like with like
         views = {f.stem.split("_")[0] for f in (settings.data_dir / "embeddings").glob("*/*.npz")}
         assert views == {"plain"} | {f"aug{v}" for v in range(shipped_head["train_views"] - 1)}
         assert card["parent"] == first.version
@@ -155,29 +173,6 @@ async def test_refusal_keeps_the_active_model(
     async with sessions() as session:
         statuses = {r.version: r.status for r in await session.scalars(select(Model))}
     assert statuses == {"strong-1": "active", report.version: "candidate"}
-
-
-async def test_a_candidate_keeps_the_active_heads_temperature(
-    sessions: async_sessionmaker[AsyncSession],
-    migrated_url: URL,
-    tmp_path: Path,
-    tiny_base: Path,
-    shipped_model: Path,
-) -> None:
-    """The temperature ml.exemplars chose for a backbone calibrates its retrained heads too,
-    so that the gate compares the candidate and the active model at the same calibration."""
-    tempered = Head.load(shipped_model / "head.npz").tempered(1.25)
-    active = model_copy(shipped_model, tmp_path / "tempered", "tempered-1", tempered)
-    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, active)
-
-    report = await retrain(settings, sessions, allow_promotion=False)
-    assert report is not None
-    async with sessions() as session:
-        row = await session.get(Model, report.model_id)
-        assert row is not None
-    candidate = Path(row.path)
-    assert Head.load(candidate / "head.npz").temperature == 1.25
-    assert json.loads((candidate / "model.json").read_text())["head"]["temperature"] == 1.25
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
