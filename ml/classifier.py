@@ -1,5 +1,7 @@
 """Runtime waste classifier: TFLite backbone + numpy head (no TensorFlow import), with the
-nearest-neighbour memory (:mod:`ml.memory`) of the model's ``exemplars.npz`` when it has one.
+nearest-neighbour memory (:mod:`ml.memory`) of the model's ``exemplars.npz`` when it has one,
+and the second model of its ``second/`` folder, asked when the first is not sure enough
+(:mod:`ml.second_opinion`).
 
 Thread-safe: every thread gets its own TFLite interpreter; :meth:`Classifier.reload`
 swaps the whole model bundle atomically, calls in flight finish on the old one.
@@ -20,7 +22,9 @@ from ml.embeddings import Backbone
 from ml.head import Head
 from ml.image_io import decode_image
 from ml.memory import EXEMPLARS_FILE, MAX_USER_ENTRIES, Exemplars, Memory
+from ml.model_folder import SECOND_DIR
 from ml.preprocess import preprocess
+from ml.second_opinion import SecondOpinion
 
 TOP_K = 3
 
@@ -53,6 +57,11 @@ class _Bundle:
         self._local = threading.local()
         self.backbone_id = self.backbone().id  # fail fast on a broken file
         self.memory = self._memory(memory_capacity)
+        self.rule = SecondOpinion.from_card(self.card)
+        # the second model's memory holds its exemplars only: users' entries teach the first
+        self.second = None if self.rule is None else _Bundle(self.dir / SECOND_DIR, 0)
+        if self.second is not None and self.second.classes != self.classes:
+            raise ValueError("the second model does not answer with the same classes")
 
     def _memory(self, capacity: int) -> Memory | None:
         """The memory of ``exemplars.npz``; None without the file or for another backbone."""
@@ -74,12 +83,17 @@ class _Bundle:
         """The backbone's embedding [D] of a preprocessed image."""
         return self.backbone().embed(array)
 
+    def answer(self, embeddings: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, C] of embeddings [N, D]: the head, blended with the memory."""
+        proba = self.head.predict_proba(embeddings)
+        return proba if self.memory is None else self.memory.blend(proba, embeddings)
+
     def probabilities(self, array: np.ndarray) -> np.ndarray:
-        """Class probabilities [C] of a preprocessed image: the head, blended with the memory."""
-        embedding = self.embed(array)[None]
-        proba = self.head.predict_proba(embedding)
-        if self.memory is not None:
-            proba = self.memory.blend(proba, embedding)
+        """Class probabilities [C] of a preprocessed image: the head blended with the memory,
+        averaged with the second model's answer when the rule asks for it."""
+        proba = self.answer(self.embed(array)[None])
+        if self.second is not None and self.rule is not None and self.rule.asked(proba)[0]:
+            proba = self.rule.mix(proba, self.second.answer(self.second.embed(array)[None]))
         return np.asarray(proba[0])
 
     def predict(self, array: np.ndarray) -> Prediction:
@@ -137,6 +151,11 @@ class Classifier:
     def probabilities(self, array: np.ndarray) -> np.ndarray:
         """All class probabilities [C] (model order) of a preprocessed uint8 [224, 224, 3] image."""
         return self._bundle.probabilities(array)
+
+    def answer_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, C] of the backbone's embeddings [N, D]: the head blended
+        with the memory (the second model, which needs the image, is not asked)."""
+        return self._bundle.answer(embeddings)
 
     def classify_image(self, image: Image.Image) -> Prediction:
         """Classify a decoded RGB image."""

@@ -18,11 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DumpinError
 from db.models import HeldOutSample, Model, TrainingSample, utcnow
-from ml.memory import EXEMPLARS_FILE
+from ml.model_folder import model_files
 
 ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
-MODEL_FILES = ("backbone.tflite", "head.npz", "model.json")
-"""What every model folder holds; ``exemplars.npz`` (the memory) comes with it when present."""
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
@@ -59,10 +57,9 @@ def copy_model(source: Path, models_root: Path, version: str) -> Path:
     models_root.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".partial", dir=models_root))
     try:
-        for name in MODEL_FILES:
+        for name in model_files(source):  # the memory's exemplars and second model included
+            (partial / name).parent.mkdir(exist_ok=True)
             shutil.copyfile(source / name, partial / name)
-        if (source / EXEMPLARS_FILE).is_file():  # the memory's shipped part
-            shutil.copyfile(source / EXEMPLARS_FILE, partial / EXEMPLARS_FILE)
         os.replace(partial, target)
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)

@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
 from locales import N_
 from ml.augment import AUGMENT_VERSION
+from ml.classifier import Classifier
 from ml.dataset import list_split
 from ml.gate import Compared, Reason, Verdict, judge
 from ml.head import L2, LABEL_SMOOTHING, Head
@@ -39,6 +41,7 @@ from ml.image_io import UnsupportedImage, decode_path
 from ml.memory import EXEMPLARS_FILE, Exemplars, Memory, blend
 from ml.memory_sync import sync
 from ml.metrics import Metrics, compute_metrics
+from ml.model_folder import SECOND_DIR, model_files
 from ml.registry import (
     CANDIDATE,
     active_model,
@@ -49,6 +52,7 @@ from ml.registry import (
     swap_active,
 )
 from ml.retrain import ViewEmbedder, background_sample, metrics_json, train_on_views
+from ml.second_opinion import SecondOpinion
 from scheduler.lock import models_lock
 
 MIN_TRAIN_PER_CLASS = 5
@@ -150,6 +154,22 @@ def head_settings(card: dict[str, Any]) -> tuple[int, int]:
     return views, seed
 
 
+def second_answers(
+    model_dir: Path,
+    card: dict[str, Any],
+    paths: list[Path],
+    embedder: Callable[[Path], ViewEmbedder],
+) -> tuple[SecondOpinion, np.ndarray] | None:
+    """The second opinion's rule and the second model's answers [N, C] (its head and its
+    exemplars) on ``paths``, embedded through the cache; None when the model has none."""
+    rule = SecondOpinion.from_card(card)
+    if rule is None:
+        return None
+    second_dir = model_dir / SECOND_DIR
+    second = Classifier.load(second_dir, memory_capacity=0)
+    return rule, second.answer_embeddings(embedder(second_dir).plain(paths))
+
+
 def fit_candidate(
     active_dir: Path,
     train: list[Labelled],
@@ -177,14 +197,17 @@ def fit_candidate(
         if stop is not None and stop.is_set():
             raise Stopped("stopped while computing embeddings")
 
-    emb = ViewEmbedder(
-        active_dir / "backbone.tflite",
-        cache_root,
-        decode_path,
-        unreadable=(UnsupportedImage,),
-        interrupt=interrupt,
-        chunk=CHUNK,
-    )
+    def embedder(model_dir: Path) -> ViewEmbedder:
+        return ViewEmbedder(
+            model_dir / "backbone.tflite",
+            cache_root,
+            decode_path,
+            unreadable=(UnsupportedImage,),
+            interrupt=interrupt,
+            chunk=CHUNK,
+        )
+
+    emb = embedder(active_dir)
     x = emb.plain([s.path for s in train])
     x_test = emb.plain([s.path for s in test])
     readable, readable_test = ~np.isnan(x).any(axis=1), ~np.isnan(x_test).any(axis=1)
@@ -212,6 +235,10 @@ def fit_candidate(
         sims, labels = memory.neighbours(x_test)
         p_new = blend(p_new, sims, labels, memory.params)
         p_old = blend(p_old, sims, labels, memory.params)
+    second = second_answers(active_dir, card, [s.path for s in test], embedder)
+    if second is not None:  # both heads are judged with the same second model, as the bot asks it
+        rule, p_second = second
+        p_new, p_old = rule.combine(p_new, p_second), rule.combine(p_old, p_second)
 
     def scored(proba: np.ndarray, mask: np.ndarray) -> Metrics:
         return compute_metrics(y_test[mask], proba[mask].argmax(1), len(CLASSES), proba[mask])
@@ -314,9 +341,10 @@ def write_model_dir(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        link_or_copy(active_dir / "backbone.tflite", partial / "backbone.tflite")
-        if (active_dir / EXEMPLARS_FILE).exists():  # the memory belongs to the backbone
-            link_or_copy(active_dir / EXEMPLARS_FILE, partial / EXEMPLARS_FILE)
+        for name in model_files(active_dir):  # backbone, exemplars and second model: kept
+            if name not in {"head.npz", "model.json"}:
+                (partial / name).parent.mkdir(exist_ok=True)
+                link_or_copy(active_dir / name, partial / name)
         fit.head.save(partial / "head.npz")
         (partial / "model.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
         os.replace(partial, target)

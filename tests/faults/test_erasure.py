@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from bench.botproc import add_users, scalar
-from ml.memory import EXEMPLARS_FILE
-from ml.registry import MODEL_FILES
+from ml.model_folder import model_files
 from scheduler.jobs import backup_job
 from scheduler.recovery import restore_service
 from tests.bot.conftest import start_bot
@@ -49,8 +48,7 @@ async def test_restored_backup_forgets_again(
         assert len(uploads) == 3
         backup = await backup_job(bot.settings, threading.Event(), media=True)
         # the 3 photos, and the shipped model's copy recorded with the first prediction
-        model_files = len(MODEL_FILES) + (SHIPPED / EXEMPLARS_FILE).is_file()
-        assert backup.media is not None and backup.media_files == 3 + model_files
+        assert backup.media is not None and backup.media_files == 3 + len(model_files(SHIPPED))
         ask = await bot.reply(await tg.send_command(tg.user(FORGOTTEN), "/oublier"))
         await tg.press_button(tg.user(FORGOTTEN), ask.result, "forget:yes")
         await tg.wait_for("editMessageText")

@@ -23,16 +23,19 @@ from bot.settings import Settings
 from db.categories import CLASSES
 from db.models import HeldOutSample, Model, TrainingSample
 from ml.classifier import Classifier
+from ml.evaluate import evaluate
 from ml.gate import FEW_USERS_RULE
 from ml.head import Head, train_head
 from ml.memory import EXEMPLARS_FILE
 from ml.model_watch import watch_active_model
 from ml.registry import promote
 from ml.retrain import ViewEmbedder
+from ml.second_opinion import CARD_KEY
 from scheduler import retrain as retrain_module
 from scheduler.jobs import run_scheduled
 from scheduler.lock import instance_lock
 from scheduler.retrain import retrain
+from tests.model_folders import leaning_model, paired, single_model
 from tests.scheduler.conftest import SHIPPED, model_copy, settings_for
 
 TEMPERATURE = 1.25
@@ -147,6 +150,32 @@ async def test_promotion_hot_reload_and_rollback(
         await asyncio.gather(watcher, return_exceptions=True)
 
     assert await retrain(settings, sessions, min_new=1) is None  # nothing new since
+
+
+async def test_a_second_opinion_is_judged_and_kept(
+    sessions: async_sessionmaker[AsyncSession],
+    migrated_url: URL,
+    tmp_path: Path,
+    tiny_base: Path,
+    shipped_model: Path,
+) -> None:
+    # a second model that answers bois, asked for every photo: it decides most answers
+    leaning = leaning_model(shipped_model, tmp_path / "leaning", "bois")
+    active = paired(single_model(shipped_model, tmp_path / "pair", "pair-1"), leaning, 1.01)
+    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, active)
+    report = await retrain(settings, sessions, allow_promotion=False)
+    assert report is not None
+    as_the_bot_answers = evaluate(Classifier.load(active), tiny_base / "val")
+    assert report.active["confusion"] == as_the_bot_answers.confusion
+    assert report.active["per_class"]["bois"]["precision"] < 0.5
+    async with sessions() as session:
+        candidate = Path(
+            await session.scalar(select(Model.path).where(Model.version == report.version))
+        )
+    assert json.loads((candidate / "model.json").read_text())[CARD_KEY]["version"] == (
+        "leaning-bois"
+    )
+    assert (candidate / "second" / "head.npz").read_bytes() == (leaning / "head.npz").read_bytes()
 
 
 async def test_refusal_keeps_the_active_model(

@@ -1,0 +1,85 @@
+"""The second opinion: a second model, asked only when the first one is not sure enough."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from db.categories import CLASSES
+from ml.classifier import Classifier
+from ml.image_io import decode_path
+from ml.preprocess import preprocess
+from ml.registry import copy_model
+from ml.second_opinion import CARD_KEY, SecondOpinion, main
+from tests.model_folders import leaning_model, paired, single_model
+
+BELOW = 0.9
+
+
+def _photos(dataset_dir: Path, wild_dir: Path) -> list[np.ndarray]:
+    """Three val photos of each class of both datasets, preprocessed."""
+    files = [
+        file
+        for root in (dataset_dir / "val", wild_dir / "val")
+        for folder in sorted(root.iterdir())
+        for file in sorted(folder.iterdir())[:3]
+    ]
+    return [preprocess(decode_path(file)) for file in files]
+
+
+def test_the_rule_mixes_only_the_rows_below_its_threshold() -> None:
+    rule = SecondOpinion(below=0.7, weight=0.6)
+    first = np.array([[0.9, 0.1, 0.0], [0.5, 0.4, 0.1]], np.float32)
+    second = np.array([[0.0, 1.0, 0.0], [0.0, 0.2, 0.8]], np.float32)
+    assert rule.asked(first).tolist() == [False, True]
+    np.testing.assert_allclose(rule.combine(first, second), [[0.9, 0.1, 0.0], [0.3, 0.32, 0.38]])
+
+
+def test_the_second_model_answers_only_when_the_first_is_unsure(
+    model_dir: Path, dataset_dir: Path, wild_dir: Path, tmp_path: Path
+) -> None:
+    alone = Classifier.load(single_model(model_dir, tmp_path / "first", "first-1"))
+    leaning = leaning_model(model_dir, tmp_path / "leaning", "bois")
+    pair_dir = paired(single_model(model_dir, tmp_path / "pair", "pair-1"), leaning, BELOW)
+    pair = Classifier.load(pair_dir)
+    second = Classifier.load(leaning)
+    photos = _photos(dataset_dir, wild_dir)
+    unsure = 0
+    for array in photos:
+        first = alone.probabilities(array)
+        answer = pair.probabilities(array)
+        if first.max() >= BELOW:
+            np.testing.assert_array_equal(answer, first)
+        else:
+            unsure += 1
+            np.testing.assert_allclose(answer, (first + second.probabilities(array)) / 2, atol=1e-6)
+            assert answer[CLASSES.index("bois")] > 0.49
+    assert 0 < unsure < len(photos)  # both cases were seen
+
+
+def test_the_command_installs_the_second_model_and_its_figures(
+    model_dir: Path, wild_dir: Path, tmp_path: Path
+) -> None:
+    first = single_model(model_dir, tmp_path / "first", "first-1")
+    leaning = leaning_model(model_dir, tmp_path / "leaning", "metal")
+    val = wild_dir / "val"
+    assert main(["--model", str(first), "--second", str(leaning), "--below", "1.01"]) == 0
+    assert main(["--model", str(first), "--second", str(leaning), "--val", str(val)]) == 0
+    entry = json.loads((first / "model.json").read_text())[CARD_KEY]
+    assert (entry["below"], entry["weight"], entry["version"]) == (0.7, 0.5, "leaning-metal")
+    assert set(entry["metrics"]) == {"wild-v1/val"}
+    # a recorded copy carries the second model along
+    copied = Classifier.load(copy_model(first, tmp_path / "models", "first-1"))
+    sample = next((val / "carton").iterdir())
+    assert copied.classify_path(sample) == Classifier.load(first).classify_path(sample)
+
+
+def test_a_missing_second_model_fails_at_load(model_dir: Path, tmp_path: Path) -> None:
+    first = single_model(model_dir, tmp_path / "first", "first-1")
+    paired(first, leaning_model(model_dir, tmp_path / "leaning", "bois"), BELOW)
+    (first / "second" / "head.npz").unlink()
+    with pytest.raises(FileNotFoundError):
+        Classifier.load(first)
