@@ -169,9 +169,9 @@ async def test_a_second_opinion_is_judged_and_kept(
     assert report.active["confusion"] == as_the_bot_answers.confusion
     assert report.active["per_class"]["bois"]["precision"] < 0.5
     async with sessions() as session:
-        candidate = Path(
-            await session.scalar(select(Model.path).where(Model.version == report.version))
-        )
+        path = await session.scalar(select(Model.path).where(Model.version == report.version))
+    assert path is not None
+    candidate = Path(path)
     assert json.loads((candidate / "model.json").read_text())[CARD_KEY]["version"] == (
         "leaning-bois"
     )
