@@ -31,13 +31,15 @@ TOP_K = 3
 
 @dataclass(frozen=True)
 class Prediction:
-    """Best label, its probability, the top-3 (label, probability) pairs and the version of
-    the model that made it (a hot reload may switch models while an answer is on its way)."""
+    """Best label, its probability, the top-3 (label, probability) pairs, the version of
+    the model that made it (a hot reload may switch models while an answer is on its way) and
+    whether its second model was asked."""
 
     label: str
     confidence: float
     top: tuple[tuple[str, float], ...]
     model: str
+    second_asked: bool = False
 
 
 class _Bundle:
@@ -57,10 +59,10 @@ class _Bundle:
         self._local = threading.local()
         self.backbone_id = self.backbone().id  # fail fast on a broken file
         self.memory = self._memory(memory_capacity)
-        self.rule = SecondOpinion.from_card(self.card)
+        rule = SecondOpinion.from_card(self.card)
         # the second model's memory holds its exemplars only: users' entries teach the first
-        self.second = None if self.rule is None else _Bundle(self.dir / SECOND_DIR, 0)
-        if self.second is not None and self.second.classes != self.classes:
+        self.second = None if rule is None else (rule, _Bundle(self.dir / SECOND_DIR, 0))
+        if self.second is not None and self.second[1].classes != self.classes:
             raise ValueError("the second model does not answer with the same classes")
 
     def _memory(self, capacity: int) -> Memory | None:
@@ -88,19 +90,20 @@ class _Bundle:
         proba = self.head.predict_proba(embeddings)
         return proba if self.memory is None else self.memory.blend(proba, embeddings)
 
-    def probabilities(self, array: np.ndarray) -> np.ndarray:
+    def probabilities(self, array: np.ndarray) -> tuple[np.ndarray, bool]:
         """Class probabilities [C] of a preprocessed image: the head blended with the memory,
-        averaged with the second model's answer when the rule asks for it."""
+        averaged with the second model's answer when the rule asks for it (then True)."""
         proba = self.answer(self.embed(array)[None])
-        if self.second is not None and self.rule is not None and self.rule.asked(proba)[0]:
-            proba = self.rule.mix(proba, self.second.answer(self.second.embed(array)[None]))
-        return np.asarray(proba[0])
+        if self.second is None or not self.second[0].asked(proba)[0]:
+            return np.asarray(proba[0]), False
+        rule, second = self.second
+        return np.asarray(rule.mix(proba, second.answer(second.embed(array)[None]))[0]), True
 
     def predict(self, array: np.ndarray) -> Prediction:
-        proba = self.probabilities(array)
+        proba, asked = self.probabilities(array)
         order = np.argsort(-proba)[:TOP_K]
         top = tuple((self.classes[i], float(proba[i])) for i in order)
-        return Prediction(label=top[0][0], confidence=top[0][1], top=top, model=self.version)
+        return Prediction(top[0][0], top[0][1], top, self.version, second_asked=asked)
 
 
 class Classifier:
@@ -150,7 +153,7 @@ class Classifier:
 
     def probabilities(self, array: np.ndarray) -> np.ndarray:
         """All class probabilities [C] (model order) of a preprocessed uint8 [224, 224, 3] image."""
-        return self._bundle.probabilities(array)
+        return self._bundle.probabilities(array)[0]
 
     def answer_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """Class probabilities [N, C] of the backbone's embeddings [N, D]: the head blended

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from db.categories import CLASSES
 from ml.classifier import Classifier
@@ -51,6 +52,7 @@ def test_the_second_model_answers_only_when_the_first_is_unsure(
     for array in photos:
         first = alone.probabilities(array)
         answer = pair.probabilities(array)
+        assert pair.classify_image(Image.fromarray(array)).second_asked == (first.max() < BELOW)
         if first.max() >= BELOW:
             np.testing.assert_array_equal(answer, first)
         else:
