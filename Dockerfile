@@ -14,7 +14,7 @@ COPY db ./db
 COPY scheduler ./scheduler
 COPY locales ./locales
 RUN /opt/dumpin/bin/pip install . \
-    && cd /tmp && /opt/dumpin/bin/python -c "from bot.settings import Settings; assert (Settings(_env_file=None).shipped_model_dir / 'model.json').is_file()"
+    && cd /tmp && /opt/dumpin/bin/python -c "from bot.settings import Settings; from ml.classifier import Classifier; Classifier.load(Settings(_env_file=None).shipped_model_dir)"
 
 FROM ${PYTHON_IMAGE}
 # MPLCONFIGDIR: matplotlib's font cache (the /stats chart) stays in the container, out of /data

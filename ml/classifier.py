@@ -85,19 +85,26 @@ class _Bundle:
         """The backbone's embedding [D] of a preprocessed image."""
         return self.backbone().embed(array)
 
+    def remember(self, proba: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        """``proba`` [N, C] blended with the memory's neighbours of ``embeddings`` [N, D]."""
+        return proba if self.memory is None else self.memory.blend(proba, embeddings)
+
     def answer(self, embeddings: np.ndarray) -> np.ndarray:
         """Class probabilities [N, C] of embeddings [N, D]: the head, blended with the memory."""
-        proba = self.head.predict_proba(embeddings)
-        return proba if self.memory is None else self.memory.blend(proba, embeddings)
+        return self.remember(self.head.predict_proba(embeddings), embeddings)
 
     def probabilities(self, array: np.ndarray) -> tuple[np.ndarray, bool]:
         """Class probabilities [C] of a preprocessed image: the head blended with the memory,
-        averaged with the second model's answer when the rule asks for it (then True)."""
-        proba = self.answer(self.embed(array)[None])
+        or, when the rule asks the second model, the memory blended into the mean of the head
+        and the second model's answer (then True)."""
+        embedding = self.embed(array)[None]
+        head = self.head.predict_proba(embedding)
+        proba = self.remember(head, embedding)
         if self.second is None or not self.second[0].asked(proba)[0]:
             return np.asarray(proba[0]), False
         rule, second = self.second
-        return np.asarray(rule.mix(proba, second.answer(second.embed(array)[None]))[0]), True
+        mixed = rule.mix(head, second.answer(second.embed(array)[None]))
+        return np.asarray(self.remember(mixed, embedding)[0]), True
 
     def predict(self, array: np.ndarray) -> Prediction:
         proba, asked = self.probabilities(array)

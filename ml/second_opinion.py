@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +56,18 @@ class SecondOpinion:
         """The weighted mean of both models' probabilities."""
         return np.asarray(self.weight * first + (1 - self.weight) * second, np.float32)
 
-    def combine(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Probabilities [N, C] as the bot answers: the mean where the second is asked."""
-        return np.where(self.asked(first)[:, None], self.mix(first, second), first)
+    def combine(
+        self,
+        head: np.ndarray,
+        first: np.ndarray,
+        second: np.ndarray,
+        remember: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """Probabilities [N, C] as the bot answers: ``first`` (the first model's ``head``
+        blended with its memory by ``remember``) where it is sure enough, else the memory
+        blended into the weighted mean of ``head`` and the ``second`` model's answer, so that
+        the neighbours, users' corrections among them, weigh as much either way."""
+        return np.where(self.asked(first)[:, None], remember(self.mix(head, second)), first)
 
 
 def install(model_dir: Path, second_dir: Path, rule: SecondOpinion) -> dict[str, Any]:

@@ -227,18 +227,23 @@ def fit_candidate(
     weights = np.where(from_user, user_weight, 1.0)
     head = train_on_views(emb, paths, y, trained, train_views - 1, seed, pool, weights)
     head = head.tempered(active_head.temperature)  # the backbone's calibration (ml.exemplars)
-    p_new, p_old = head.predict_proba(x_test), active_head.predict_proba(x_test)
-    alone = p_new
+    h_new, h_old = head.predict_proba(x_test), active_head.predict_proba(x_test)
+    alone = h_new
     if memory is not None and memory.backbone != emb.backbone.id:
         memory = None  # the runtime classifier has no memory then
-    if memory is not None:
-        sims, labels = memory.neighbours(x_test)
-        p_new = blend(p_new, sims, labels, memory.params)
-        p_old = blend(p_old, sims, labels, memory.params)
+    neighbours = None if memory is None else memory.neighbours(x_test)
+
+    def remember(proba: np.ndarray) -> np.ndarray:
+        if memory is None or neighbours is None:
+            return proba
+        return blend(proba, *neighbours, memory.params)
+
+    p_new, p_old = remember(h_new), remember(h_old)
     second = second_answers(active_dir, card, [s.path for s in test], embedder)
     if second is not None:  # both heads are judged with the same second model, as the bot asks it
         rule, p_second = second
-        p_new, p_old = rule.combine(p_new, p_second), rule.combine(p_old, p_second)
+        p_new = rule.combine(h_new, p_new, p_second, remember)
+        p_old = rule.combine(h_old, p_old, p_second, remember)
 
     def scored(proba: np.ndarray, mask: np.ndarray) -> Metrics:
         return compute_metrics(y_test[mask], proba[mask].argmax(1), len(CLASSES), proba[mask])

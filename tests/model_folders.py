@@ -41,6 +41,14 @@ def leaning_model(shipped: Path, target: Path, label: str) -> Path:
     return target
 
 
+def without_second(model_dir: Path) -> Path:
+    """``model_dir``'s card without a second opinion (a copy made without the second model)."""
+    card = json.loads((model_dir / "model.json").read_text())
+    card.pop(CARD_KEY, None)
+    (model_dir / "model.json").write_text(json.dumps(card))
+    return model_dir
+
+
 def paired(first: Path, second: Path, below: float, weight: float = 0.5) -> Path:
     """``first``, given ``second`` as its second opinion."""
     install(first, second, SecondOpinion(below, weight))

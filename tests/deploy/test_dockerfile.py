@@ -76,7 +76,7 @@ def test_base_install_only_and_the_shipped_model() -> None:
     assert "pip install ." in runs
     assert not any("tensorflow" in args.lower() for _, args in _instructions())
     assert "[train" not in runs and "[dev" not in runs
-    assert "shipped_model_dir / 'model.json'" in runs
+    assert "Classifier.load(Settings(_env_file=None).shipped_model_dir)" in runs  # all its files
 
 
 def test_copied_paths_exist_and_are_not_dockerignored() -> None:

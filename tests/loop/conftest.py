@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL
 
 from bot.cli.active_model import model_dir
 from bot.settings import Settings
+from db.categories import CLASSES
 from db.models import UserPrediction
 from db.splits import split_of
 from ml.classifier import Classifier
@@ -142,13 +143,17 @@ class Loop:
         model = await asyncio.to_thread(model_dir, self.settings(WASTE), None)
         classifier = Classifier.load(model)
         await load_memory(self.url, classifier)
-        samples = list_split(WASTE, "val")
-        x = ViewEmbedder(model / "backbone.tflite", self.cache).plain([s.path for s in samples])
+        paths = [s.path for s in list_split(WASTE, "val")]
+        x = ViewEmbedder(model / "backbone.tflite", self.cache).plain(paths)
         bundle = classifier._bundle
-        proba = bundle.head.predict_proba(x)
-        if bundle.memory is not None:
-            proba = bundle.memory.blend(proba, x)
-        return float((proba.argmax(1) == np.array([s.label for s in samples])).mean())
+        head = bundle.head.predict_proba(x)
+        proba = bundle.remember(head, x)
+        if bundle.second is not None:
+            rule, second = bundle.second
+            answer = second.answer(ViewEmbedder(second.tflite, self.cache).plain(paths))
+            proba = rule.combine(head, proba, answer, lambda p: bundle.remember(p, x))
+        labels = np.array([CLASSES.index(p.parent.name) for p in paths])
+        return float((proba.argmax(1) == labels).mean())
 
 
 async def _teach_one(bot: BotHarness, user: FakeUser, sample: Sample) -> str:

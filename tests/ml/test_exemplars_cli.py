@@ -13,6 +13,7 @@ from ml.exemplars import main
 from ml.head import Head
 from ml.head_calibration import HEAD_TEMPERATURES
 from ml.memory import EXEMPLARS_FILE, Exemplars
+from tests.model_folders import without_second
 
 
 def _small(root: Path, target: Path, train: int, val: int) -> Path:
@@ -35,6 +36,7 @@ def test_exemplars_choose_the_temperature_and_write_the_model(
     os.link(model_dir / "backbone.tflite", model / "backbone.tflite")
     for name in ("head.npz", "model.json"):
         shutil.copyfile(model_dir / name, model / name)
+    without_second(model)
     waste = _small(dataset_dir, tmp_path / "waste", 20, 4)
     wild = _small(wild_dir, tmp_path / "wild", 12, 3)
 

@@ -20,6 +20,7 @@ from ml.memory import (
     blend,
     build_exemplars,
 )
+from tests.model_folders import without_second
 
 PARAMS = BlendParams(k=5, temperature=0.05, alpha=0.3, threshold=0.6)
 
@@ -128,6 +129,7 @@ def test_shipped_model_has_its_memory(model_dir: Path) -> None:
 def test_memory_of_another_backbone_is_ignored(model_dir: Path, tmp_path: Path) -> None:
     for name in ("backbone.tflite", "head.npz", "model.json"):
         (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    without_second(tmp_path)
     shipped = Exemplars.load(model_dir / EXEMPLARS_FILE)
     replace(shipped, backbone="0" * 16).save(tmp_path / EXEMPLARS_FILE)
     assert Classifier.load(tmp_path).memory is None

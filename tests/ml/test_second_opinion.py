@@ -12,6 +12,7 @@ from PIL import Image
 from db.categories import CLASSES
 from ml.classifier import Classifier
 from ml.image_io import decode_path
+from ml.memory import EXEMPLARS_FILE
 from ml.preprocess import preprocess
 from ml.registry import copy_model
 from ml.second_opinion import CARD_KEY, SecondOpinion, main
@@ -36,16 +37,22 @@ def test_the_rule_mixes_only_the_rows_below_its_threshold() -> None:
     first = np.array([[0.9, 0.1, 0.0], [0.5, 0.4, 0.1]], np.float32)
     second = np.array([[0.0, 1.0, 0.0], [0.0, 0.2, 0.8]], np.float32)
     assert rule.asked(first).tolist() == [False, True]
-    np.testing.assert_allclose(rule.combine(first, second), [[0.9, 0.1, 0.0], [0.3, 0.32, 0.38]])
+    head = np.array([[0.8, 0.2, 0.0], [0.5, 0.5, 0.0]], np.float32)
+    np.testing.assert_allclose(
+        rule.combine(head, first, second, lambda p: p / 2), [[0.9, 0.1, 0.0], [0.15, 0.19, 0.16]]
+    )
 
 
 def test_the_second_model_answers_only_when_the_first_is_unsure(
     model_dir: Path, dataset_dir: Path, wild_dir: Path, tmp_path: Path
 ) -> None:
-    alone = Classifier.load(single_model(model_dir, tmp_path / "first", "first-1"))
+    # without a memory, whose neighbours would be blended into the mean too
+    first_dir, pair_dir = (single_model(model_dir, tmp_path / n, f"{n}-1") for n in ("a", "b"))
+    for folder in (first_dir, pair_dir):
+        (folder / EXEMPLARS_FILE).unlink()
+    alone = Classifier.load(first_dir)
     leaning = leaning_model(model_dir, tmp_path / "leaning", "bois")
-    pair_dir = paired(single_model(model_dir, tmp_path / "pair", "pair-1"), leaning, BELOW)
-    pair = Classifier.load(pair_dir)
+    pair = Classifier.load(paired(pair_dir, leaning, BELOW))
     second = Classifier.load(leaning)
     photos = _photos(dataset_dir, wild_dir)
     unsure = 0

@@ -13,6 +13,7 @@ from ml.image_io import decode_path
 from ml.preprocess import preprocess
 from ml.retrain import TRAINED
 from ml.teacher import Teacher, soft_targets
+from tests.model_folders import without_second
 
 
 def test_teacher_gives_the_models_answer_over_trained_classes(
@@ -45,6 +46,7 @@ def test_soft_targets_mix_label_and_teacher() -> None:
 def test_teacher_with_other_classes_is_refused(model_dir: Path, tmp_path: Path) -> None:
     for name in ("backbone.tflite", "head.npz", "model.json"):
         (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    without_second(tmp_path)
     card = (tmp_path / "model.json").read_text().replace('"autre"', '"divers"')
     (tmp_path / "model.json").write_text(card)
     with pytest.raises(ValueError, match="classes differ"):

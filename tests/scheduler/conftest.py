@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL
 
 from bot.settings import Settings
 from ml.head import Head
+from tests.model_folders import without_second
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("DUMPIN_DATASET_DIR", REPO.parent / "shared/datasets/waste-v1"))
@@ -55,7 +56,8 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def model_copy(shipped: Path, target: Path, version: str, head: Head | None = None) -> Path:
-    """A model folder with the shipped backbone, another version and optionally another head."""
+    """A model folder with the shipped backbone (and second model, if any), another version
+    and optionally another head."""
     target.mkdir(parents=True)
     os.link(shipped / "backbone.tflite", target / "backbone.tflite")
     card = json.loads((shipped / "model.json").read_text())
@@ -65,6 +67,7 @@ def model_copy(shipped: Path, target: Path, version: str, head: Head | None = No
         shutil.copyfile(shipped / "head.npz", target / "head.npz")
     else:
         head.save(target / "head.npz")
+    without_second(target)
     return target
 
 
