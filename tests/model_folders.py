@@ -12,7 +12,8 @@ import numpy as np
 from db.categories import CLASSES
 from ml.head import Head
 from ml.memory import EXEMPLARS_FILE
-from ml.second_opinion import CARD_KEY, SecondOpinion, install
+from ml.second_model import install
+from ml.second_opinion import CARD_KEY, SecondOpinion
 
 
 def single_model(shipped: Path, target: Path, version: str) -> Path:
@@ -51,5 +52,5 @@ def without_second(model_dir: Path) -> Path:
 
 def paired(first: Path, second: Path, below: float, weight: float = 0.5) -> Path:
     """``first``, given ``second`` as its second opinion."""
-    install(first, second, SecondOpinion(below, weight))
+    install(first, second, SecondOpinion(below, weight), {})
     return first

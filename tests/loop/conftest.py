@@ -28,12 +28,16 @@ from db.models import UserPrediction
 from db.splits import split_of
 from ml.classifier import Classifier
 from ml.dataset import Sample, list_split
+from ml.exemplars import DIMS
+from ml.head import balanced_class_weight, train_head
+from ml.memory import EXEMPLARS_FILE, Exemplars, build_exemplars
 from ml.memory_sync import load_memory
-from ml.retrain import ViewEmbedder
+from ml.retrain import TRAINED, ViewEmbedder
 from tests.bot.conftest import BotHarness, buttons, consent, start_bot
 from tests.conftest import DATASETS, REPO
 from tests.deploy.conftest import migrated_sqlite
 from tests.fake_telegram import FakeUser
+from tests.scheduler.conftest import model_copy
 from tests.test_cli import run_cli
 
 WILD, WASTE = DATASETS / "wild-v1", DATASETS / "waste-v1"
@@ -76,6 +80,27 @@ def halves(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
     return sorted(sent, key=_sha), [s for s in samples if s.path not in chosen]
 
 
+STUDIO_EVERY = 4
+"""The studio model knows one waste-v1/train file in this many (the quarter the retrain loop
+test embeds too, so the session's cache holds them once)."""
+
+
+def studio_model(cache: Path, target: Path) -> Path:
+    """A model of the shipped backbone whose head and memory exemplars know only studio photos
+    (a quarter of waste-v1/train), with the shipped blend settings: the issue's situation,
+    where users send real-world photos unlike anything the model learnt."""
+    shipped = REPO / "ml" / "models"
+    files = [(c, f) for c, fs in waste_train_every(STUDIO_EVERY).items() for f in fs]
+    emb = ViewEmbedder(shipped / "backbone.tflite", cache)
+    x = emb.plain([f for _, f in files])
+    y = np.array([CLASSES.index(c) for c, _ in files])
+    head = train_head(x, y, balanced_class_weight(y[TRAINED[y]], len(CLASSES)), TRAINED)
+    params = Exemplars.load(shipped / EXEMPLARS_FILE).params
+    model_copy(shipped, target, "studio-quarter", head)
+    build_exemplars(emb.backbone.id, x, y, params, DIMS).save(target / EXEMPLARS_FILE)
+    return target
+
+
 @dataclass
 class Loop:
     """The loop's database, data folder and photos."""
@@ -108,9 +133,10 @@ class Loop:
             for sample in self.sent:
                 self.answers.append(await _teach_one(bot, user, sample))
 
-    def settings(self, base: Path) -> Settings:
+    def settings(self, base: Path, extra: Path = WILD) -> Settings:
         """The scheduler's settings for this loop, with ``base`` as the base dataset and
-        wild-v1 as the real-world one (as deployed); embeddings go to the shared cache."""
+        ``extra`` as the real-world one (wild-v1, as deployed); embeddings go to the shared
+        cache."""
         embeddings = self.data_dir / "embeddings"
         if not embeddings.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +145,7 @@ class Loop:
             data_dir=self.data_dir,
             database_url=SecretStr(self.env["DUMPIN_DATABASE_URL"]),
             base_dataset=base,
-            extra_dataset=WILD,
+            extra_dataset=extra,
             shipped_model_dir=self.shipped,
             _env_file=None,  # type: ignore[call-arg]
         )

@@ -20,18 +20,25 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+from bot.settings import Settings
 from ml.gate import USERS_RULE
 from scheduler.jobs import harvest_job, retrain_job
-from tests.loop.conftest import WASTE, Loop, waste_train_every
+from scheduler.retrain import RetrainReport
+from tests.loop.conftest import WASTE, Loop, studio_model, waste_train_every
 
 BASE_EVERY = int(os.environ.get("DUMPIN_LOOP_BASE_EVERY", "4"))
 """One waste-v1/train file in this many is in the base dataset's train split
 (``DUMPIN_LOOP_BASE_EVERY=1``: all of it, as deployed)."""
 MIN_GAIN = 0.05
 """What the whole loop (memory, then the promoted retrain) adds at least on the held-out half
-(the issue's figure; measured: 6.7 points)."""
+when users' photos are new to the model (the issue's figure)."""
+MIN_GAIN_SHIPPED = 0.009
+"""What it adds at least with the shipped model, which learnt wild-v1/train (whose videos
+both halves share) and answers 90.5 % of the held-out half before any correction: two photos
+of 210 (measured: 90.5 % -> 91.4 % -> 91.9 %)."""
 
 
 def base_subset(root: Path) -> Path:
@@ -48,10 +55,21 @@ def base_subset(root: Path) -> Path:
     return root
 
 
-async def test_corrections_harvest_and_retrain_improve_the_other_half(
-    loop: Loop, tmp_path: Path
-) -> None:
-    settings = loop.settings(base_subset(tmp_path / "waste-v1-quarter"))
+@dataclass(frozen=True)
+class Run:
+    """The held-out half's top-1 before, after the memory and after the retrain, waste-v1/val's
+    before and after, and the retrain's report."""
+
+    before: float
+    remembered: float
+    after: float
+    waste_before: float
+    waste_after: float
+    report: RetrainReport
+
+
+async def whole_loop(loop: Loop, settings: Settings, name: str) -> Run:
+    """Teach the sent half through the bot, harvest, retrain; measure at each step."""
     before = loop.classify(loop.held)
     waste_before = await loop.waste_val()
     await loop.teach()
@@ -63,7 +81,7 @@ async def test_corrections_harvest_and_retrain_improve_the_other_half(
     assert report is not None
     users = report.parts["users"]
     print(
-        f"harvested {harvested.added}; users' test photos {users['candidate']['n']}: "
+        f"{name}: harvested {harvested.added}; users' test photos {users['candidate']['n']}: "
         f"{users['candidate']['accuracy']:.4f} (active {users['active']['accuracy']:.4f}), "
         f"log loss {users['candidate']['log_loss']:.3f} "
         f"(active {users['active']['log_loss']:.3f}); "
@@ -71,6 +89,25 @@ async def test_corrections_harvest_and_retrain_improve_the_other_half(
         f"waste-v1/val {waste_before:.4f} -> {waste_after:.4f}; retrain {report.seconds:.0f} s"
     )
     assert report.rule == USERS_RULE and report.promoted, [r.text() for r in report.reasons]
-    assert after - before >= MIN_GAIN
     assert after >= remembered
     assert waste_before - waste_after <= 0.01
+    return Run(before, remembered, after, waste_before, waste_after, report)
+
+
+async def test_corrections_harvest_and_retrain_improve_the_other_half(
+    loop: Loop, tmp_path: Path
+) -> None:
+    settings = loop.settings(base_subset(tmp_path / "waste-v1-quarter"))
+    run = await whole_loop(loop, settings, "shipped model")
+    assert run.after - run.before >= MIN_GAIN_SHIPPED
+
+
+async def test_a_model_that_never_saw_such_photos_learns_them_through_the_whole_loop(
+    loop: Loop, tmp_path: Path
+) -> None:
+    """The issue's situation: users' photos are new to the model (head and memory of studio
+    photos only) and the retrain learns them from the users alone (no wild-v1/train)."""
+    loop.shipped = studio_model(loop.cache, tmp_path / "studio")
+    base = base_subset(tmp_path / "waste-v1-quarter")
+    run = await whole_loop(loop, loop.settings(base, tmp_path / "no-wild-v1"), "studio model")
+    assert run.after - run.before >= MIN_GAIN

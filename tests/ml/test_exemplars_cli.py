@@ -8,24 +8,12 @@ import os
 import shutil
 from pathlib import Path
 
-from db.categories import UNTRAINED
 from ml.exemplars import main
 from ml.head import Head
 from ml.head_calibration import HEAD_TEMPERATURES
 from ml.memory import EXEMPLARS_FILE, Exemplars
+from tests.ml.conftest import small_dataset
 from tests.model_folders import without_second
-
-
-def _small(root: Path, target: Path, train: int, val: int) -> Path:
-    """The first ``train`` and ``val`` files of each trained class of ``root``, as symlinks."""
-    for split, count in (("train", train), ("val", val)):
-        for folder in sorted((root / split).iterdir()):
-            if folder.name in UNTRAINED:
-                continue
-            (target / split / folder.name).mkdir(parents=True)
-            for file in sorted(folder.iterdir())[:count]:
-                (target / split / folder.name / file.name).symlink_to(file)
-    return target
 
 
 def test_exemplars_choose_the_temperature_and_write_the_model(
@@ -37,8 +25,8 @@ def test_exemplars_choose_the_temperature_and_write_the_model(
     for name in ("head.npz", "model.json"):
         shutil.copyfile(model_dir / name, model / name)
     without_second(model)
-    waste = _small(dataset_dir, tmp_path / "waste", 20, 4)
-    wild = _small(wild_dir, tmp_path / "wild", 12, 3)
+    waste = small_dataset(dataset_dir, tmp_path / "waste", 20, 4)
+    wild = small_dataset(wild_dir, tmp_path / "wild", 12, 3)
 
     args = ["--model", str(model), "--waste", str(waste), "--wild", str(wild)]
     assert main([*args, "--work", str(tmp_path / "work")]) == 0

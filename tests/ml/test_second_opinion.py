@@ -15,10 +15,13 @@ from ml.image_io import decode_path
 from ml.memory import EXEMPLARS_FILE
 from ml.preprocess import preprocess
 from ml.registry import copy_model
-from ml.second_opinion import CARD_KEY, SecondOpinion, main
+from ml.second_model import BELOW, WEIGHTS, main
+from ml.second_opinion import CARD_KEY, SecondOpinion
+from tests.ml.conftest import small_dataset
 from tests.model_folders import leaning_model, paired, single_model
 
-BELOW = 0.9
+UNSURE = 0.9
+"""The pair's threshold in these tests."""
 
 
 def _photos(dataset_dir: Path, wild_dir: Path) -> list[np.ndarray]:
@@ -52,15 +55,15 @@ def test_the_second_model_answers_only_when_the_first_is_unsure(
         (folder / EXEMPLARS_FILE).unlink()
     alone = Classifier.load(first_dir)
     leaning = leaning_model(model_dir, tmp_path / "leaning", "bois")
-    pair = Classifier.load(paired(pair_dir, leaning, BELOW))
+    pair = Classifier.load(paired(pair_dir, leaning, UNSURE))
     second = Classifier.load(leaning)
     photos = _photos(dataset_dir, wild_dir)
     unsure = 0
     for array in photos:
         first = alone.probabilities(array)
         answer = pair.probabilities(array)
-        assert pair.classify_image(Image.fromarray(array)).second_asked == (first.max() < BELOW)
-        if first.max() >= BELOW:
+        assert pair.classify_image(Image.fromarray(array)).second_asked == (first.max() < UNSURE)
+        if first.max() >= UNSURE:
             np.testing.assert_array_equal(answer, first)
         else:
             unsure += 1
@@ -69,26 +72,32 @@ def test_the_second_model_answers_only_when_the_first_is_unsure(
     assert 0 < unsure < len(photos)  # both cases were seen
 
 
-def test_the_command_installs_the_second_model_and_its_figures(
-    model_dir: Path, wild_dir: Path, tmp_path: Path
+def test_the_command_chooses_the_weight_installs_and_reports(
+    model_dir: Path, dataset_dir: Path, wild_dir: Path, tmp_path: Path
 ) -> None:
     first = single_model(model_dir, tmp_path / "first", "first-1")
-    leaning = leaning_model(model_dir, tmp_path / "leaning", "metal")
-    val = wild_dir / "val"
-    assert main(["--model", str(first), "--second", str(leaning), "--below", "1.01"]) == 0
-    assert main(["--model", str(first), "--second", str(leaning), "--val", str(val)]) == 0
-    entry = json.loads((first / "model.json").read_text())[CARD_KEY]
-    assert (entry["below"], entry["weight"], entry["version"]) == (0.7, 0.5, "leaning-metal")
-    assert set(entry["metrics"]) == {"wild-v1/val"}
+    twin = single_model(model_dir, tmp_path / "twin", "twin-1")  # every weight ties
+    waste = small_dataset(dataset_dir, tmp_path / "waste", 20, 4)
+    wild = small_dataset(wild_dir, tmp_path / "wild", 12, 3)
+    args = ["--model", str(first), "--second", str(twin), "--work", str(tmp_path / "work")]
+    data = ["--waste", str(waste), "--wild", str(wild), "--val", str(wild / "val")]
+    assert main([*args, *data]) == 0
+    card = json.loads((first / "model.json").read_text())
+    entry = card[CARD_KEY]
+    assert card["version"] != "first-1"  # the answers changed
+    assert (entry["below"], entry["weight"], entry["version"]) == (BELOW, WEIGHTS[0], "twin-1")
+    assert [row["weight"] for row in entry["rows"]] == list(WEIGHTS)
+    assert len({row["score"] for row in entry["rows"]}) == 1
+    assert entry["metrics"]["wild/val"]["n"] == len(list((wild / "val").glob("*/*")))
     # a recorded copy carries the second model along
     copied = Classifier.load(copy_model(first, tmp_path / "models", "first-1"))
-    sample = next((val / "carton").iterdir())
+    sample = next((wild / "val" / "carton").iterdir())
     assert copied.classify_path(sample) == Classifier.load(first).classify_path(sample)
 
 
 def test_a_missing_second_model_fails_at_load(model_dir: Path, tmp_path: Path) -> None:
     first = single_model(model_dir, tmp_path / "first", "first-1")
-    paired(first, leaning_model(model_dir, tmp_path / "leaning", "bois"), BELOW)
+    paired(first, leaning_model(model_dir, tmp_path / "leaning", "bois"), UNSURE)
     (first / "second" / "head.npz").unlink()
     with pytest.raises(FileNotFoundError):
         Classifier.load(first)
