@@ -45,7 +45,9 @@ class Prediction:
 class _Bundle:
     """One loaded model directory (immutable once built, but for its memory's users' entries)."""
 
-    def __init__(self, model_dir: Path, memory_capacity: int) -> None:
+    def __init__(self, model_dir: Path, memory_capacity: int, shared: bool = False) -> None:
+        """``shared``: one interpreter for all threads, used under a lock (for a model that
+        answers a share of the photos only), instead of one per thread."""
         self.dir = Path(model_dir)
         self.card: dict[str, Any] = json.loads((self.dir / "model.json").read_text())
         self.classes: tuple[str, ...] = tuple(self.card["classes"])
@@ -57,13 +59,19 @@ class _Bundle:
         if self.head.W.shape[1] != len(self.classes):
             raise ValueError("head.npz and model.json disagree on the number of classes")
         self._local = threading.local()
-        self.backbone_id = self.backbone().id  # fail fast on a broken file
+        self._shared = threading.Lock() if shared else None
+        self._one: Backbone | None = None
+        # fail fast on a broken file; the loading thread keeps no interpreter it may not use
+        self.backbone_id = Backbone(self.tflite, num_threads=1).id
         self.memory = self._memory(memory_capacity)
+        self.second: tuple[SecondOpinion, _Bundle] | None = None
         rule = SecondOpinion.from_card(self.card)
-        # the second model's memory holds its exemplars only: users' entries teach the first
-        self.second = None if rule is None else (rule, _Bundle(self.dir / SECOND_DIR, 0))
-        if self.second is not None and self.second[1].classes != self.classes:
-            raise ValueError("the second model does not answer with the same classes")
+        if rule is not None:
+            # its memory holds its exemplars only: users' entries teach the first model
+            second = _Bundle(self.dir / SECOND_DIR, 0, shared=True)
+            if second.classes != self.classes:
+                raise ValueError("the second model does not answer with the same classes")
+            self.second = (rule, second)
 
     def _memory(self, capacity: int) -> Memory | None:
         """The memory of ``exemplars.npz``; None without the file or for another backbone."""
@@ -73,17 +81,18 @@ class _Bundle:
         exemplars = Exemplars.load(path)
         return Memory(exemplars, capacity) if exemplars.backbone == self.backbone_id else None
 
-    def backbone(self) -> Backbone:
-        """This thread's interpreter."""
-        backbone: Backbone | None = getattr(self._local, "backbone", None)
-        if backbone is None:
-            backbone = Backbone(self.tflite, num_threads=1)
-            self._local.backbone = backbone
-        return backbone
-
     def embed(self, array: np.ndarray) -> np.ndarray:
-        """The backbone's embedding [D] of a preprocessed image."""
-        return self.backbone().embed(array)
+        """The backbone's embedding [D] of a preprocessed image, by this thread's interpreter
+        or by the shared one."""
+        if self._shared is None:
+            backbone: Backbone | None = getattr(self._local, "backbone", None)
+            if backbone is None:
+                backbone = self._local.backbone = Backbone(self.tflite, num_threads=1)
+            return backbone.embed(array)
+        with self._shared:
+            if self._one is None:
+                self._one = Backbone(self.tflite, num_threads=1)
+            return self._one.embed(array)
 
     def remember(self, proba: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         """``proba`` [N, C] blended with the memory's neighbours of ``embeddings`` [N, D]."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,18 @@ def test_a_missing_second_model_fails_at_load(model_dir: Path, tmp_path: Path) -
     (first / "second" / "head.npz").unlink()
     with pytest.raises(FileNotFoundError):
         Classifier.load(first)
+
+
+def test_threads_share_the_second_model_and_answer_as_one(
+    model_dir: Path, dataset_dir: Path, wild_dir: Path, tmp_path: Path
+) -> None:
+    """The second model has one interpreter for all threads (it answers a share of the
+    photos only): concurrent answers are those of one thread."""
+    leaning = leaning_model(model_dir, tmp_path / "leaning", "bois")
+    pair = Classifier.load(paired(single_model(model_dir, tmp_path / "pair", "p-1"), leaning, 1.01))
+    photos = _photos(dataset_dir, wild_dir)
+    alone = [pair.probabilities(array) for array in photos]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(pair.probabilities, photos))
+    for one, many in zip(alone, together, strict=True):
+        np.testing.assert_allclose(many, one, atol=1e-6)
