@@ -153,19 +153,16 @@ async def test_promotion_hot_reload_and_rollback(
 
 
 async def test_a_second_opinion_is_judged_and_kept(
-    sessions: async_sessionmaker[AsyncSession],
-    migrated_url: URL,
-    tmp_path: Path,
-    tiny_base: Path,
-    shipped_model: Path,
+    sessions: async_sessionmaker[AsyncSession], retrain_settings: Settings, tmp_path: Path
 ) -> None:
     # a second model that answers bois, asked for every photo: it decides most answers
-    leaning = leaning_model(shipped_model, tmp_path / "leaning", "bois")
-    active = paired(single_model(shipped_model, tmp_path / "pair", "pair-1"), leaning, 1.01)
-    settings = settings_for(migrated_url, tmp_path / "data", tiny_base, active)
+    shipped = retrain_settings.shipped_model_dir
+    leaning = leaning_model(shipped, tmp_path / "leaning", "bois")
+    active = paired(single_model(shipped, tmp_path / "pair", "pair-1"), leaning, 1.01)
+    settings = retrain_settings.model_copy(update={"shipped_model_dir": active})
     report = await retrain(settings, sessions, allow_promotion=False)
     assert report is not None
-    as_the_bot_answers = evaluate(Classifier.load(active), tiny_base / "val")
+    as_the_bot_answers = evaluate(Classifier.load(active), settings.base_dataset / "val")
     assert report.active["confusion"] == as_the_bot_answers.confusion
     assert report.active["per_class"]["bois"]["precision"] < 0.5
     async with sessions() as session:
