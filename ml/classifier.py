@@ -3,7 +3,8 @@ nearest-neighbour memory (:mod:`ml.memory`) of the model's ``exemplars.npz`` whe
 and the second model of its ``second/`` folder, asked when the first is not sure enough
 (:mod:`ml.second_opinion`).
 
-Thread-safe: every thread gets its own TFLite interpreter; :meth:`Classifier.reload`
+Thread-safe: every thread gets its own TFLite interpreter (the second model keeps one, shared
+under a lock: it answers a share of the photos only); :meth:`Classifier.reload`
 swaps the whole model bundle atomically, calls in flight finish on the old one.
 """
 
