@@ -47,8 +47,8 @@ SENT_TEST_PHOTOS = 40
 """Test-split photos in the sent half: twice what the gate needs to decide on users' photos
 (``ml.gate.MIN_USER_PHOTOS``), the rest of the half being photos the memory and the retrain
 learn from (of wild-v1/val's 59 test-split photos)."""
-CLASSIFY_CHUNK = 120
-"""Files per ``dumpin classify`` call."""
+CLASSIFY_CHUNK = 250
+"""Files per ``dumpin classify`` call (each loads the models: one call per half)."""
 
 
 def waste_train_every(every: int) -> dict[str, list[Path]]:
