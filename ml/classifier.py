@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,14 @@ class _Bundle:
                 self._one = Backbone(self.tflite, num_threads=1)
             return self._one.embed(array)
 
-    def remember(self, proba: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-        """``proba`` [N, C] blended with the memory's neighbours of ``embeddings`` [N, D]."""
-        return proba if self.memory is None else self.memory.blend(proba, embeddings)
+    def voter(self, embeddings: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """Blends probabilities [N, C] of ``embeddings`` [N, D] with the memory's neighbours,
+        found once (:meth:`ml.memory.Memory.voter`); unchanged without a memory."""
+        return (lambda proba: proba) if self.memory is None else self.memory.voter(embeddings)
 
     def answer(self, embeddings: np.ndarray) -> np.ndarray:
         """Class probabilities [N, C] of embeddings [N, D]: the head, blended with the memory."""
-        return self.remember(self.head.predict_proba(embeddings), embeddings)
+        return self.voter(embeddings)(self.head.predict_proba(embeddings))
 
     def probabilities(self, array: np.ndarray) -> tuple[np.ndarray, bool]:
         """Class probabilities [C] of a preprocessed image: the head blended with the memory,
@@ -109,12 +111,13 @@ class _Bundle:
         and the second model's answer (then True)."""
         embedding = self.embed(array)[None]
         head = self.head.predict_proba(embedding)
-        proba = self.remember(head, embedding)
+        remember = self.voter(embedding)
+        proba = remember(head)
         if self.second is None or not self.second[0].asked(proba)[0]:
             return np.asarray(proba[0]), False
         rule, second = self.second
         mixed = rule.mix(head, second.answer(second.embed(array)[None]))
-        return np.asarray(self.remember(mixed, embedding)[0]), True
+        return np.asarray(remember(mixed)[0]), True
 
     def predict(self, array: np.ndarray) -> Prediction:
         proba, asked = self.probabilities(array)

@@ -16,7 +16,7 @@ about 1.7 ms, BENCHMARKS.md).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -282,10 +282,15 @@ class Memory:
                 labels[i, :kk] = self._labels[cand[best]]
         return sims, labels
 
+    def voter(self, X: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """Blends probabilities [N, C] of embeddings ``X`` [N, D] with the memory's vote; the
+        neighbours are found once, however many probabilities of these photos it blends."""
+        sims, labels = self.neighbours(X)
+        return lambda proba: blend(proba, sims, labels, self.params)
+
     def blend(self, proba: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The head's probabilities [N, C] of embeddings ``X`` [N, D], with the memory's vote."""
-        sims, labels = self.neighbours(X)
-        return blend(proba, sims, labels, self.params)
+        return self.voter(X)(proba)
 
     def card(self) -> dict[str, Any]:
         """What the model card says about the memory."""

@@ -21,7 +21,7 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,17 +49,13 @@ WEIGHTS = (0.5, 0.4, 0.6)
 @dataclass(frozen=True)
 class Answers:
     """One model's answers to a selection subset: its head's probabilities, the same blended
-    with its memory, the photos' embeddings and their labels."""
+    with its memory, what blends other probabilities of these photos with it, and the
+    labels."""
 
     head: np.ndarray
     blended: np.ndarray
-    memory: Memory
-    x: np.ndarray
+    remember: Callable[[np.ndarray], np.ndarray]
     labels: np.ndarray
-
-    def remember(self, proba: np.ndarray) -> np.ndarray:
-        """``proba`` blended with this model's memory for these photos."""
-        return self.memory.blend(proba, self.x)
 
 
 def held_out_answers(model_dir: Path, waste: Path, wild: Path, work: Path) -> dict[str, Answers]:
@@ -82,7 +78,8 @@ def held_out_answers(model_dir: Path, waste: Path, wild: Path, work: Path) -> di
         x = emb.plain([s.path for s in selection])
         proba = head.predict_proba(x)
         labels = np.array([s.label for s in selection])
-        out[f"{name} selection"] = Answers(proba, memory.blend(proba, x), memory, x, labels)
+        remember = memory.voter(x)
+        out[f"{name} selection"] = Answers(proba, remember(proba), remember, labels)
     return out
 
 

@@ -38,7 +38,7 @@ from ml.dataset import list_split
 from ml.gate import Compared, Reason, Verdict, judge
 from ml.head import L2, LABEL_SMOOTHING, Head
 from ml.image_io import UnsupportedImage, decode_path
-from ml.memory import EXEMPLARS_FILE, Exemplars, Memory, blend
+from ml.memory import EXEMPLARS_FILE, Exemplars, Memory
 from ml.memory_sync import sync
 from ml.metrics import Metrics, compute_metrics
 from ml.model_folder import SECOND_DIR, model_files
@@ -231,13 +231,7 @@ def fit_candidate(
     alone = h_new
     if memory is not None and memory.backbone != emb.backbone.id:
         memory = None  # the runtime classifier has no memory then
-    neighbours = None if memory is None else memory.neighbours(x_test)
-
-    def remember(proba: np.ndarray) -> np.ndarray:
-        if memory is None or neighbours is None:
-            return proba
-        return blend(proba, *neighbours, memory.params)
-
+    remember = (lambda proba: proba) if memory is None else memory.voter(x_test)
     p_new, p_old = remember(h_new), remember(h_old)
     second = second_answers(active_dir, card, [s.path for s in test], embedder)
     if second is not None:  # both heads are judged with the same second model, as the bot asks it

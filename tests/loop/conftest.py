@@ -172,12 +172,12 @@ class Loop:
         paths = [s.path for s in list_split(WASTE, "val")]
         x = ViewEmbedder(model / "backbone.tflite", self.cache).plain(paths)
         bundle = classifier._bundle
-        head = bundle.head.predict_proba(x)
-        proba = bundle.remember(head, x)
+        head, remember = bundle.head.predict_proba(x), bundle.voter(x)
+        proba = remember(head)
         if bundle.second is not None:
             rule, second = bundle.second
             answer = second.answer(ViewEmbedder(second.tflite, self.cache).plain(paths))
-            proba = rule.combine(head, proba, answer, lambda p: bundle.remember(p, x))
+            proba = rule.combine(head, proba, answer, remember)
         labels = np.array([CLASSES.index(p.parent.name) for p in paths])
         return float((proba.argmax(1) == labels).mean())
 
