@@ -80,25 +80,28 @@ class Choice:
     rows: list[dict[str, Any]]
 
 
+def held_out(
+    emb: ViewEmbedder, waste: Path, wild: Path
+) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``((x, y), subsets)``: the embeddings and labels of both train splits without their
+    selection subsets, and ``{name: (x, y)}`` of the two selection subsets."""
+    waste_fit, waste_sel = split_selection(list_split(waste, "train"), WASTE_SELECTION_EVERY)
+    wild_fit, wild_sel = split_selection(list_split(wild, "train"), WILD_SELECTION_EVERY)
+    x, y = _xy(emb, waste_fit + wild_fit)
+    subsets = {"waste-v1 selection": _xy(emb, waste_sel), "wild-v1 selection": _xy(emb, wild_sel)}
+    return (x, y), subsets
+
+
 def choose(emb: ViewEmbedder, waste: Path, wild: Path) -> Choice:
     """The head's temperature, then the blend grid point with the best mean top-1 over the two
     selection subsets (ties: fewer wrong « sûr » on wild-v1's, then grid order)."""
-    waste_fit, waste_sel = split_selection(list_split(waste, "train"), WASTE_SELECTION_EVERY)
-    wild_fit, wild_sel = split_selection(list_split(wild, "train"), WILD_SELECTION_EVERY)
-    (xw, yw), (xl, yl) = _xy(emb, waste_fit), _xy(emb, wild_fit)
-    subsets = {"waste-v1 selection": _xy(emb, waste_sel), "wild-v1 selection": _xy(emb, wild_sel)}
-    fitted = fit([xw, xl], [yw, yl], [1.0, 1.0])
+    (x_fit, y_fit), subsets = held_out(emb, waste, wild)
+    fitted = fit([x_fit], [y_fit], [1.0])
     head_temperature, calibration = choose_temperature(fitted, subsets)
     head = fitted.tempered(head_temperature)
     largest = int(max(GRID["k"]))
     memory = Memory(
-        build_exemplars(
-            emb.backbone.id,
-            np.concatenate([xw, xl]),
-            np.concatenate([yw, yl]),
-            BlendParams(largest, 1.0, 0.0, -1.0),
-            DIMS,
-        )
+        build_exemplars(emb.backbone.id, x_fit, y_fit, BlendParams(largest, 1.0, 0.0, -1.0), DIMS)
     )
     found = {
         name: (head.predict_proba(x), *memory.neighbours(x), y) for name, (x, y) in subsets.items()

@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 
 from ml.classifier import Classifier
-from ml.dataset import list_split, split_selection
 from ml.evaluate import evaluate
-from ml.exemplars import DIMS
-from ml.levers import WASTE_SELECTION_EVERY, WILD_SELECTION_EVERY, fit
+from ml.exemplars import DIMS, held_out
+from ml.levers import fit
 from ml.memory import EXEMPLARS_FILE, Exemplars, Memory, build_exemplars
 from ml.model_folder import SECOND_DIR, model_files
 from ml.retrain import ViewEmbedder, log
@@ -62,24 +61,16 @@ def held_out_answers(model_dir: Path, waste: Path, wild: Path, work: Path) -> di
     """``{subset name: answers}`` of a model whose head and exemplars are built from the train
     splits without the selection subsets, with the model's head temperature and blend."""
     emb = ViewEmbedder(model_dir / "backbone.tflite", work / "embeddings")
-    splits = {
-        "waste-v1": split_selection(list_split(waste, "train"), WASTE_SELECTION_EVERY),
-        "wild-v1": split_selection(list_split(wild, "train"), WILD_SELECTION_EVERY),
-    }
-    xs = [emb.plain([s.path for s in fit_part]) for fit_part, _ in splits.values()]
-    ys = [np.array([s.label for s in fit_part]) for fit_part, _ in splits.values()]
+    (x_fit, y_fit), subsets = held_out(emb, waste, wild)
     card = json.loads((model_dir / "model.json").read_text())
-    head = fit(xs, ys, [1.0] * len(xs)).tempered(float(card["head"].get("temperature", 1.0)))
+    head = fit([x_fit], [y_fit], [1.0]).tempered(float(card["head"].get("temperature", 1.0)))
     params = Exemplars.load(model_dir / EXEMPLARS_FILE).params
-    x_fit, y_fit = np.concatenate(xs), np.concatenate(ys)
     memory = Memory(build_exemplars(emb.backbone.id, x_fit, y_fit, params, DIMS), 0)
     out = {}
-    for name, (_, selection) in splits.items():
-        x = emb.plain([s.path for s in selection])
+    for name, (x, labels) in subsets.items():
         proba = head.predict_proba(x)
-        labels = np.array([s.label for s in selection])
         remember = memory.voter(x)
-        out[f"{name} selection"] = Answers(proba, remember(proba), remember, labels)
+        out[name] = Answers(proba, remember(proba), remember, labels)
     return out
 
 
