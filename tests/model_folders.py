@@ -24,9 +24,8 @@ def single_model(shipped: Path, target: Path, version: str) -> Path:
     for name in ("head.npz", EXEMPLARS_FILE):  # copies: a test may change them
         shutil.copyfile(shipped / name, target / name)
     card = json.loads((shipped / "model.json").read_text())
-    card.pop(CARD_KEY, None)
     (target / "model.json").write_text(json.dumps({**card, "version": version}))
-    return target
+    return without_second(target)
 
 
 def leaning_model(shipped: Path, target: Path, label: str) -> Path:
